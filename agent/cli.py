@@ -1,0 +1,26 @@
+"""The ``guikv-agent`` command line: a thin typer layer over the library (run, replay, eval, report, bench)."""
+
+from __future__ import annotations
+
+import typer
+
+from agent.commands import register_agent_commands
+from eval.commands import register_eval_commands
+from guikv.bench.commands import bench_app
+
+app = typer.Typer(
+    name="guikv-agent",
+    help=(
+        "GUI agents with a compressed, persistent KV memory (GUI-KV).\n\n"
+        "run: drive a browser or the desktop with UI-TARS-1.5 / OpenCUA.  replay: re-execute a recorded run.\n"
+        "eval / report: offline benchmark replay with budget sweeps.  bench: speed and memory measurements."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+register_agent_commands(app)
+register_eval_commands(app)
+app.add_typer(bench_app, name="bench")
+
+if __name__ == "__main__":
+    app()

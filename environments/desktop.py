@@ -1,0 +1,255 @@
+"""The X11 desktop: ``mss`` screenshots of one monitor, ``pyautogui`` mouse and keyboard.
+
+A screenshot pixel maps to the screen pixel under its centre (``to_screen``): scaled by monitor size / screenshot size
+(``scale`` and ``max_size`` downscale the screenshot) and shifted by the monitor's left/top offset.
+
+The environment drives the X display named by ``$DISPLAY``, as pyautogui, mss and every X client do; pyautogui is
+imported on the first ``reset`` because it connects to that display when imported. Its fail-safe stays on: a person
+who moves the mouse into the top-left corner of the screen stops the run, as ``pyautogui.FailSafeException`` raised
+by the next action.
+
+``Observation.info`` keys: ``monitor`` (``left``, ``top``, ``width``, ``height`` of the captured monitor in screen
+pixels), ``window`` (title of the focused window, or of the one under the pointer, when X knows one), ``task`` (after
+reset) and ``error`` (see ``base``).
+"""
+
+from __future__ import annotations
+
+import os
+import string
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import mss
+from PIL import Image
+from Xlib.display import Display
+from Xlib.error import DisplayError, XError
+
+from environments.actions import (
+    Action,
+    Click,
+    DoubleClick,
+    Drag,
+    Hotkey,
+    Hover,
+    MiddleClick,
+    Point,
+    RightClick,
+    Scroll,
+    TripleClick,
+    Type,
+    Wait,
+)
+from environments.base import Env, Observation, check_options, unsupported
+from environments.errors import DisplayNotFoundError, EnvError
+from environments.keys import canonical_keys
+
+DISPLAY_HINT = "set DISPLAY to a running X server, or start Xvfb: Xvfb :99 -screen 0 1920x1080x24 & export DISPLAY=:99"
+# What pyautogui.write can type on X11: printable ASCII, newline (Enter) and tab.
+TYPABLE = frozenset(string.printable) - {"\x0b", "\x0c"}
+_MSS = getattr(mss, "MSS", None) or mss.mss  # mss >= 10.2 renamed the factory
+
+
+@dataclass(frozen=True)
+class DesktopConfig:
+    """How to capture and drive the desktop. Times are in seconds.
+
+    monitor: mss monitor index: 1 is the first monitor, 2 the second..., 0 all monitors as one image.
+    scale: screenshot size / monitor size (e.g. 0.5 for a 4K monitor); max_size: cap on the screenshot's longest
+        side in pixels, applied after ``scale``.
+    pause: pause after each action so that applications react before the screenshot.
+    drag_duration: time the mouse takes to move from a drag's start to its end, button held.
+    max_wait: cap on a ``Wait`` action.
+    """
+
+    monitor: int = 1
+    scale: float = 1.0
+    max_size: int | None = None
+    pause: float = 0.1
+    drag_duration: float = 0.3
+    max_wait: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.monitor, int) or self.monitor < 0:
+            raise ValueError(f"monitor is an mss monitor index >= 0 (1 = first monitor), got {self.monitor!r}")
+        if not self.scale > 0:
+            raise ValueError(f"scale must be > 0, got {self.scale!r}")
+        if self.max_size is not None and self.max_size < 1:
+            raise ValueError(f"max_size must be a positive pixel count or None, got {self.max_size!r}")
+        for name in ("pause", "drag_duration", "max_wait"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0 seconds, got {getattr(self, name)!r}")
+
+
+def screenshot_size(monitor_size: tuple[int, int], scale: float = 1.0, max_size: int | None = None) -> tuple[int, int]:
+    """``(width, height)`` of the screenshot of a monitor of ``monitor_size`` pixels."""
+    width, height = monitor_size
+    factor = scale if max_size is None else min(scale, max_size / max(width, height))
+    return max(1, round(width * factor)), max(1, round(height * factor))
+
+
+def to_screen(point: Point, size: tuple[int, int], monitor: Mapping[str, int]) -> tuple[int, int]:
+    """The screen pixel under the centre of screenshot pixel ``point``.
+
+    size: ``(width, height)`` of the screenshot; monitor: mss monitor dict (``left``, ``top``, ``width``, ``height``).
+    """
+    (x, y), (width, height) = point, size
+    column = min(monitor["width"] - 1, int((x + 0.5) * monitor["width"] / width))
+    row = min(monitor["height"] - 1, int((y + 0.5) * monitor["height"] / height))
+    return monitor["left"] + column, monitor["top"] + row
+
+
+def _import_pyautogui(display: str) -> Any:
+    import pyautogui  # connects to $DISPLAY on first import
+
+    bound = getattr(getattr(pyautogui, "platformModule", None), "_display", None)
+    if bound is not None and bound.get_display_name() != display:
+        raise EnvError(
+            f"pyautogui drives X display {bound.get_display_name()!r} (DISPLAY when it was first imported) but DISPLAY "
+            f"is now {display!r}; one process can drive one display, start a new process for another"
+        )
+    return pyautogui
+
+
+class DesktopEnv(Env):
+    """One monitor of the X display in ``$DISPLAY``; see the module docstring."""
+
+    name = "desktop"
+
+    def __init__(self, config: DesktopConfig | None = None) -> None:
+        self.config = config or DesktopConfig()
+        self._xdisplay: Display | None = None
+        self._shooter: Any = None
+        self._gui: Any = None
+        self._monitor: dict[str, int] = {}
+
+    def reset(self, task: str | None = None, *, options: dict[str, Any] | None = None) -> Observation:
+        """Connect on first use and observe the screen as it is (the desktop has no state to restore)."""
+        check_options(options, ())
+        if self._gui is None:
+            self._connect()
+        return self._observe(task=task)
+
+    def close(self) -> None:
+        """Release the X connections; idempotent."""
+        self._size = None
+        self._gui = None
+        if self._shooter is not None:
+            self._shooter.close()
+            self._shooter = None
+        if self._xdisplay is not None:
+            self._xdisplay.close()
+            self._xdisplay = None
+
+    def _connect(self) -> None:
+        display = os.environ.get("DISPLAY")
+        if not display:
+            raise DisplayNotFoundError(f"no X display: DISPLAY is not set; {DISPLAY_HINT}")
+        try:
+            self._xdisplay = Display(display)
+        except DisplayError as exc:
+            raise DisplayNotFoundError(f"cannot open X display {display!r} ({exc}); {DISPLAY_HINT}") from exc
+        try:
+            self._gui = _import_pyautogui(display)
+            self._shooter = _MSS()
+            monitors = self._shooter.monitors
+            if self.config.monitor >= len(monitors):
+                raise ValueError(
+                    f"monitor {self.config.monitor} does not exist on display {display!r}; it has monitors "
+                    f"1..{len(monitors) - 1} (0 = all): {monitors[1:]}"
+                )
+        except BaseException:
+            self.close()
+            raise
+        self._monitor = {key: monitors[self.config.monitor][key] for key in ("left", "top", "width", "height")}
+
+    def _screen(self, point: Point) -> tuple[int, int]:
+        assert self._size is not None
+        return to_screen(point, self._size, self._monitor)
+
+    def _execute(self, action: Action) -> str | None:
+        error = self._perform(action)
+        time.sleep(self.config.pause)
+        return error
+
+    def _perform(self, action: Action) -> str | None:
+        # Every pyautogui call gets _pause=False: the pause is ours (config.pause), pyautogui.PAUSE stays untouched.
+        gui = self._gui
+        match action:
+            case Click(point=point):
+                gui.click(*self._screen(point), _pause=False)
+            case DoubleClick(point=point):
+                gui.doubleClick(*self._screen(point), _pause=False)
+            case TripleClick(point=point):
+                gui.tripleClick(*self._screen(point), _pause=False)
+            case RightClick(point=point):
+                gui.rightClick(*self._screen(point), _pause=False)
+            case MiddleClick(point=point):
+                gui.middleClick(*self._screen(point), _pause=False)
+            case Hover(point=point):
+                gui.moveTo(*self._screen(point), _pause=False)
+            case Drag(start=start, end=end):
+                gui.moveTo(*self._screen(start), _pause=False)
+                gui.dragTo(*self._screen(end), duration=self.config.drag_duration, button="left", _pause=False)
+            case Type(text=text, submit=submit):
+                untypable = "".join(sorted(set(text) - TYPABLE))
+                if untypable:
+                    return f"type: the desktop can type printable ASCII only, not {untypable!r}; nothing was typed"
+                gui.write(text, _pause=False)
+                if submit:
+                    gui.press("enter", _pause=False)
+            case Hotkey(keys=keys):
+                try:
+                    names = canonical_keys(keys)
+                except ValueError as exc:
+                    return f"hotkey: {exc}"
+                untypable = [name for name in names if len(name) == 1 and name not in TYPABLE]
+                if untypable:
+                    return f"hotkey: the desktop has no key for {untypable}; nothing was pressed"
+                gui.hotkey(*names, _pause=False)
+            case Scroll(direction=direction, point=point, amount=amount):
+                x, y = self._screen(point) if point is not None else (None, None)
+                if direction in ("up", "down"):
+                    gui.scroll(amount if direction == "up" else -amount, x=x, y=y, _pause=False)
+                elif direction in ("left", "right"):
+                    gui.hscroll(amount if direction == "right" else -amount, x=x, y=y, _pause=False)
+                else:
+                    return f"scroll: direction must be one of down, left, right, up, got {direction!r}"
+            case Wait(seconds=seconds):
+                time.sleep(min(max(seconds, 0.0), self.config.max_wait))
+            case _:
+                return unsupported(action, self.name)
+        return None
+
+    def _capture(self) -> tuple[Image.Image, dict[str, Any]]:
+        shot = self._shooter.grab(self._monitor)
+        image = Image.frombytes("RGB", shot.size, shot.rgb)
+        size = screenshot_size(shot.size, self.config.scale, self.config.max_size)
+        if size != image.size:
+            image = image.resize(size, Image.Resampling.LANCZOS)
+        info: dict[str, Any] = {"monitor": dict(self._monitor)}
+        window = self._window_title()
+        if window:
+            info["window"] = window
+        return image, info
+
+    def _window_title(self) -> str | None:
+        """Title of the focused top-level window, or of the one under the pointer when focus follows the pointer."""
+        assert self._xdisplay is not None
+        root = self._xdisplay.screen().root
+        try:
+            window = self._xdisplay.get_input_focus().focus
+            if isinstance(window, int):  # X.NONE or X.PointerRoot: keys go to the window under the pointer
+                window = root.query_pointer().child
+            net_wm_name = self._xdisplay.get_atom("_NET_WM_NAME")
+            utf8 = self._xdisplay.get_atom("UTF8_STRING")
+            while window and window.id != root.id:
+                name = window.get_full_text_property(net_wm_name, utf8) or window.get_wm_name()
+                if name:
+                    return name.decode(errors="replace") if isinstance(name, bytes) else str(name)
+                window = window.query_tree().parent
+        except XError:  # the window closed while we looked
+            return None
+        return None

@@ -1,0 +1,31 @@
+"""Environment failures: a flat hierarchy whose messages say how to fix the machine or the call.
+
+Problems the model causes (a click outside the screenshot, a key name that does not exist, an action a browser cannot
+perform) are not errors: the environment reports them in ``Observation.info["error"]`` and the episode goes on.
+"""
+
+from __future__ import annotations
+
+
+class EnvError(RuntimeError):
+    """Base of every failure of an environment (missing browser or display, unreachable page, ...)."""
+
+
+class BrowserNotFoundError(EnvError):
+    """No Chromium could be found or launched."""
+
+
+class DisplayNotFoundError(EnvError):
+    """No X display to capture or drive."""
+
+
+class UnreachableURLError(EnvError):
+    """A page the environment was asked to open could not be loaded."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(
+            f"cannot open {url}: {reason}. Check that the server is running and that the URL (scheme, host, port) is "
+            "right; the browser has no proxy and is started fresh for every episode."
+        )
+        self.url = url
+        self.reason = reason

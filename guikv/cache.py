@@ -1,0 +1,93 @@
+"""A ``DynamicCache`` that remembers, per layer and key/value head, which token each slot holds.
+
+After compression a slot's index says nothing about the token in it (heads keep different tokens, and positions
+have gaps), so temporal redundancy and the session's report read this ledger: the screenshot (frame) a slot came
+from and its logical position. Keys stay in GQA-compact form ``(B, H_kv, S, D)``, post-RoPE, never repeated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from transformers import DynamicCache
+
+TEXT = -1  # frame id of a slot that holds a text token
+
+
+@dataclass
+class LayerLedger:
+    """Per-slot metadata of one layer: ``frames`` and ``positions``, each ``(B, H_kv, S)`` long."""
+
+    frames: torch.Tensor | None = None
+    positions: torch.Tensor | None = None
+
+    def append(self, frames: torch.Tensor, positions: torch.Tensor, num_kv_heads: int) -> None:
+        """Append a chunk's ``(B, q)`` frame ids and positions (the same for every head)."""
+        b, q = frames.shape
+        f = frames[:, None, :].expand(b, num_kv_heads, q)
+        p = positions[:, None, :].expand(b, num_kv_heads, q)
+        if self.frames is None:
+            self.frames, self.positions = f.contiguous(), p.contiguous()
+        else:
+            self.frames = torch.cat([self.frames, f.to(self.frames.device)], dim=-1)
+            self.positions = torch.cat([self.positions, p.to(self.positions.device)], dim=-1)
+
+    def gather(self, indices: torch.Tensor) -> None:
+        """Keep the slots ``indices`` ``(B, H_kv, n)`` (the same selection applied to keys and values)."""
+        self.frames = self.frames.gather(-1, indices)
+        self.positions = self.positions.gather(-1, indices)
+
+
+@dataclass
+class Ledger:
+    layers: list[LayerLedger] = field(default_factory=list)
+    logical_length: int = 0  # tokens ever appended (what an uncompressed cache would hold)
+    num_frames: int = 0  # screenshots ever appended; the next one gets this id
+    frame_sizes: dict[int, int] = field(default_factory=dict)  # tokens each screenshot had before compression
+
+    def layer(self, idx: int) -> LayerLedger:
+        while len(self.layers) <= idx:
+            self.layers.append(LayerLedger())
+        return self.layers[idx]
+
+
+class CompressedCache(DynamicCache):
+    """``DynamicCache`` plus a ``Ledger``; the compression hooks keep both in step."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.ledger = Ledger()
+
+    def layer_lengths(self) -> list[int]:
+        return [layer.get_seq_length() for layer in self.layers]
+
+    def is_uniform(self) -> bool:
+        return len(set(self.layer_lengths())) <= 1
+
+    def nbytes(self) -> int:
+        """Bytes held by keys and values (all layers)."""
+        total = 0
+        for layer in self.layers:
+            for t in (getattr(layer, "keys", None), getattr(layer, "values", None)):
+                if isinstance(t, torch.Tensor):
+                    total += t.numel() * t.element_size()
+        return total
+
+    def surviving_frame_tokens(self, layer_idx: int | None = None) -> dict[int, float]:
+        """Screenshot id -> tokens still cached, averaged over heads (and over layers when ``layer_idx`` is None)."""
+        ledgers = [self.ledger.layers[layer_idx]] if layer_idx is not None else self.ledger.layers
+        counts: dict[int, float] = {}
+        ledgers = [lg for lg in ledgers if lg.frames is not None]
+        if not ledgers:
+            return counts
+        for frame in range(self.ledger.num_frames):
+            per_layer = [(lg.frames == frame).sum(-1).float().mean().item() for lg in ledgers]
+            counts[frame] = sum(per_layer) / len(per_layer)
+        return counts
+
+    def replace(self, layer_idx: int, keys: torch.Tensor, values: torch.Tensor) -> None:
+        """Swap a layer's content for a compressed one (what kvpress does; ``update`` would concatenate)."""
+        layer = self.layers[layer_idx]
+        layer.keys = keys.contiguous()
+        layer.values = values.contiguous()

@@ -1,0 +1,283 @@
+"""One compressed KV cache for a whole agent task: each turn prefills only what is new on top of what was kept.
+
+``mode="persistent"`` (ours): the chat-template text of the conversation is append-only, so each call feeds exactly
+the new suffix (a new screenshot turn, a reply's end) into the same ``CompressedCache`` with explicit positions,
+then the press prunes the whole cache back to its budget (GUI-KV's temporal term scores every earlier screenshot
+still cached against the new one). With an absolute budget memory stays flat however long the task.
+
+``mode="reference"`` (the GUI-KV paper's setting): every ``generate`` rebuilds the prompt from the conversation with
+only the last ``max_screenshots`` screenshots, prefills it from scratch and compresses it once.
+
+Positions (spec D.5): a chunk's position ids are the model's own rope index of the chunk plus ``next_pos`` (1 + the
+largest position used so far); ``cache_position`` is the physical slot range (logical slots would let a chunk's
+tokens see their own future once the cache is pruned). ``generate()`` of transformers infers both from the cache
+length, which is wrong after pruning, hence the decode loop here.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from guikv.cache import CompressedCache
+from guikv.families import family_of
+from guikv.presses.base import Press
+from guikv.presses.registry import make_press
+
+Mode = Literal["persistent", "reference"]
+
+
+class SessionError(RuntimeError):
+    """A session used out of order (assistant turn first, reused after close, ...)."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    token_ids: tuple[int, ...]
+    prefill_tokens: int
+    prefill_seconds: float
+    decode_seconds: float
+    stopped_by_eos: bool
+
+
+@dataclass(frozen=True)
+class SessionState:
+    tokens_per_layer: list[int]
+    bytes: int
+    logical_tokens: int
+    screenshots: dict[int, float]  # screenshot index -> tokens still cached (mean over layers and heads)
+    screenshot_sizes: dict[int, int]  # screenshot index -> tokens it had when prefilled
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["screenshots"] = {str(k): round(v, 2) for k, v in self.screenshots.items()}
+        data["screenshot_sizes"] = {str(k): v for k, v in self.screenshot_sizes.items()}
+        return data
+
+
+class MemorySession:
+    """A conversation with a vision-language model whose KV cache is compressed by ``method`` at ``budget``.
+
+    ``add(role, content)`` appends a turn (content: a str or a list of {"type": "image", "image": PIL} /
+    {"type": "text", "text": str}); ``generate()`` replies greedily and appends the reply; ``state()`` reports the
+    cache; ``prefill()`` feeds pending turns without replying.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        processor: Any,
+        method: str | Press = "gui_kv",
+        budget: float | int | None = 0.1,
+        *,
+        mode: Mode = "persistent",
+        max_screenshots: int = 5,
+        method_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        if mode not in ("persistent", "reference"):
+            raise ValueError(f"mode must be 'persistent' or 'reference', got {mode!r}")
+        if max_screenshots < 1:
+            raise ValueError(f"max_screenshots must be >= 1, got {max_screenshots}")
+        options = dict(method_kwargs or {})
+        if budget is not None and not isinstance(method, Press):
+            options.setdefault("budget", budget)
+        self.press = make_press(method, **options)
+        if not self.press.budget.is_fraction and self.press.name != "full" and self.press.budget.value <= self.press.window_size:
+            raise ValueError(
+                f"budget of {self.press.budget.value} tokens is not larger than the window of {self.press.window_size} "
+                "tokens that is always kept; raise the budget or lower window_size"
+            )
+        self.model = model
+        self.processor = processor
+        self.mode = mode
+        self.max_screenshots = max_screenshots
+        self.family = family_of(model)
+        self.messages: list[dict[str, Any]] = []
+        self.cache: CompressedCache | None = None
+        self.next_pos = 0
+        self._fed_text = ""  # rendered conversation text already inside the cache (persistent mode)
+        self._fed_messages = 0
+        self._closed = False
+        eos = {processor.tokenizer.convert_tokens_to_ids(t) for t in ("<|im_end|>", "<|endoftext|>")}
+        config_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+        eos.update(config_eos if isinstance(config_eos, list) else [config_eos])
+        unk = processor.tokenizer.unk_token_id
+        self.eos_ids = {int(e) for e in eos if e is not None and e != unk}
+
+    # -- conversation --------------------------------------------------------------------------------------------
+    def add(self, role: str, content: str | list[dict[str, Any]]) -> None:
+        self._check_open()
+        if role not in ("system", "user", "assistant"):
+            raise ValueError(f"role must be 'system', 'user' or 'assistant', got {role!r}")
+        if role == "assistant" and not any(m["role"] == "user" for m in self.messages):
+            raise SessionError("an assistant turn needs a user turn before it")
+        if role == "system" and self.messages:
+            raise SessionError("a system turn can only come first")
+        if isinstance(content, list):
+            for item in content:
+                image = item.get("image") if isinstance(item, dict) else None
+                if image is not None and (image.size[0] == 0 or image.size[1] == 0):
+                    raise ValueError(f"image of zero size {image.size} in a {role} turn")
+        self.messages.append({"role": role, "content": content})
+
+    def prefill(self) -> torch.Tensor:
+        """Feed the turns not yet in the cache (persistent mode); returns the next-token logits (V,)."""
+        self._check_open()
+        if self.mode != "persistent":
+            raise SessionError("prefill() feeds a persistent cache; reference mode prefills inside generate()")
+        return self._feed(add_generation_prompt=False)[0]
+
+    @torch.no_grad()
+    def generate(self, max_new_tokens: int = 256) -> Reply:
+        """Greedy reply to the conversation so far; appended to it as the assistant turn."""
+        self._check_open()
+        if not self.messages or self.messages[-1]["role"] != "user":
+            raise SessionError("generate() needs the conversation to end with a user turn")
+        started = time.perf_counter()
+        if self.mode == "persistent":
+            logits, n_prefill = self._feed(add_generation_prompt=True)
+        else:
+            logits, n_prefill = self._prefill_reference()
+        prefill_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        tokens, stopped = self._decode(logits, max_new_tokens)
+        decode_seconds = time.perf_counter() - started
+        text = self.processor.tokenizer.decode(tokens, skip_special_tokens=True)
+        self.messages.append({"role": "assistant", "content": text})
+        if self.mode == "persistent":
+            self._fed_text += text + ("<|im_end|>" if stopped else "")
+            self._fed_messages = len(self.messages)
+        return Reply(text, tuple(tokens), n_prefill, prefill_seconds, decode_seconds, stopped)
+
+    def state(self) -> SessionState:
+        cache = self.cache
+        if cache is None:
+            return SessionState([], 0, 0, {}, {})
+        return SessionState(
+            tokens_per_layer=cache.layer_lengths(),
+            bytes=cache.nbytes(),
+            logical_tokens=cache.ledger.logical_length,
+            screenshots=cache.surviving_frame_tokens(),
+            screenshot_sizes=dict(cache.ledger.frame_sizes),
+        )
+
+    def close(self) -> None:
+        self.cache = None
+        self._closed = True
+
+    def __enter__(self) -> MemorySession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals -----------------------------------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._closed:
+            raise SessionError("this session was closed; start a new MemorySession")
+
+    def _feed(self, add_generation_prompt: bool) -> tuple[torch.Tensor, int]:
+        text = self.processor.render(self.messages, add_generation_prompt=add_generation_prompt)
+        if not text.startswith(self._fed_text):
+            raise SessionError(
+                "the chat template did not render the conversation append-only (the text already cached is not a "
+                "prefix of the new rendering); a persistent session needs an append-only layout"
+            )
+        chunk_text = text[len(self._fed_text) :]
+        images = _images(self.messages[self._fed_messages :])
+        if self.cache is None:
+            self.cache = CompressedCache(config=self.model.config)
+        if not chunk_text:
+            raise SessionError("nothing new to feed")
+        logits = self._forward_chunk(self.processor.encode(chunk_text, images))
+        self._fed_text = text
+        self._fed_messages = len(self.messages)
+        return logits, self._last_chunk_len
+
+    def _prefill_reference(self) -> tuple[torch.Tensor, int]:
+        messages = _keep_last_screenshots(self.messages, self.max_screenshots)
+        text = self.processor.render(messages, add_generation_prompt=True)
+        self.cache = CompressedCache(config=self.model.config)
+        self.next_pos = 0
+        logits = self._forward_chunk(self.processor.encode(text, _images(messages)))
+        return logits, self._last_chunk_len
+
+    def _forward_chunk(self, encoded: dict[str, torch.Tensor]) -> torch.Tensor:
+        device = self.model.device
+        ids = encoded["input_ids"].to(device)
+        grid = encoded.get("image_grid_thw")
+        positions = self.family.chunk_positions(self.model, ids, grid.to(device) if grid is not None else None, self.next_pos)
+        start = self.cache.get_seq_length()
+        kwargs: dict[str, Any] = {}
+        if "pixel_values" in encoded:
+            kwargs["pixel_values"] = encoded["pixel_values"].to(device, self.model.dtype)
+            kwargs["image_grid_thw"] = grid.to(device)
+        with self.press(self.model):
+            out = self.model(
+                input_ids=ids,
+                position_ids=positions,
+                cache_position=torch.arange(start, start + ids.shape[1], device=device),
+                past_key_values=self.cache,
+                use_cache=True,
+                logits_to_keep=1,
+                **kwargs,
+            )
+        self.next_pos = int(positions.max()) + 1
+        self._last_chunk_len = ids.shape[1]
+        return out.logits[0, -1]
+
+    def _decode(self, logits: torch.Tensor, max_new_tokens: int) -> tuple[list[int], bool]:
+        tokens: list[int] = []
+        device = self.model.device
+        with self.press(self.model):
+            for _ in range(max_new_tokens):
+                token = int(logits.argmax())
+                # Every token, EOS included, goes into the cache so the next turn's text continues the template.
+                slot = self.cache.get_seq_length()
+                out = self.model(
+                    input_ids=torch.tensor([[token]], device=device),
+                    position_ids=self.family.decode_positions(self.next_pos, device),
+                    cache_position=torch.tensor([slot], device=device),
+                    past_key_values=self.cache,
+                    use_cache=True,
+                )
+                self.next_pos += 1
+                if token in self.eos_ids:
+                    return tokens, True
+                tokens.append(token)
+                logits = out.logits[0, -1]
+        return tokens, False
+
+
+def _images(messages: list[dict[str, Any]]) -> list:
+    return [
+        item["image"]
+        for m in messages
+        if isinstance(m["content"], list)
+        for item in m["content"]
+        if isinstance(item, dict) and item.get("image") is not None
+    ]
+
+
+def _keep_last_screenshots(messages: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
+    """The conversation with only the newest ``n`` screenshots (older image items dropped, their text kept)."""
+    total = len(_images(messages))
+    drop = max(0, total - n)
+    kept: list[dict[str, Any]] = []
+    for m in messages:
+        content = m["content"]
+        if isinstance(content, list) and drop:
+            new_content = []
+            for item in content:
+                if isinstance(item, dict) and item.get("image") is not None and drop:
+                    drop -= 1
+                    continue
+                new_content.append(item)
+            content = new_content
+        kept.append({"role": m["role"], "content": content})
+    return kept
