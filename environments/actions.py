@@ -30,7 +30,8 @@ class Action:
     @property
     def points(self) -> tuple[Point, ...]:
         """Every screen point the action touches (for drawing and bounds checks)."""
-        return tuple(getattr(self, f.name) for f in fields(self) if f.name in ("point", "start", "end") and getattr(self, f.name) is not None)
+        values = (getattr(self, f.name) for f in fields(self) if f.name in ("point", "start", "end"))
+        return tuple(value for value in values if value is not None)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import shutil
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,8 +86,10 @@ class BrowserConfig:
 
     start_url: the page every episode starts on (``reset(options={"url": ...})`` overrides it for one episode).
     viewport: ``(width, height)`` in CSS pixels; the screenshot is this times ``device_scale_factor``.
-    allowed_origins: when set, navigations (top level or frames, by link, script or redirect) to any other origin are
-        aborted and listed in ``info["blocked"]``; sub-resources (images, scripts) are not filtered.
+    allowed_origins: when set, navigations (top level or frames, by link or script) to any other origin are aborted
+        before any request and listed in ``info["blocked"]``; a server redirect out of the allowlist is caught after it
+        loaded (Playwright does not route redirect hops): the tab goes back and the URL is listed in ``blocked``.
+        Sub-resources (images, scripts) are not filtered.
     executable_path: a Chromium/Chrome binary; by default the first of ``SYSTEM_CHROMIUMS`` on ``PATH``, else
         Playwright's own Chromium (``playwright install chromium``).
     action_timeout: Playwright's limit for one input action. navigation_timeout: limit for loading the start page.
@@ -103,7 +107,7 @@ class BrowserConfig:
     executable_path: str | None = None
     action_timeout: float = 10.0
     navigation_timeout: float = 30.0
-    settle: float = 0.1
+    settle: float = 0.25
     load_timeout: float = 5.0
     drag_steps: int = 10
     scroll_step: int = 100
@@ -134,6 +138,26 @@ class BrowserConfig:
         """``ValueError`` when the allowlist would block ``url`` (named ``what`` in the message)."""
         if self.allowed_origins is not None and origin(url) not in self.allowed_origins:
             raise ValueError(f"{what} {url!r}: origin {origin(url)!r} is not in allowed_origins {self.allowed_origins}")
+
+
+# Playwright's sync API runs one driver per thread at most: the environments of a thread share it, the last to close
+# stops it.
+_DRIVERS = threading.local()
+
+
+def _acquire_playwright() -> Playwright:
+    if getattr(_DRIVERS, "users", 0) == 0:
+        _DRIVERS.playwright = sync_playwright().start()
+        _DRIVERS.users = 0
+    _DRIVERS.users += 1
+    return _DRIVERS.playwright
+
+
+def _release_playwright() -> None:
+    _DRIVERS.users -= 1
+    if _DRIVERS.users == 0:
+        _DRIVERS.playwright.stop()
+        _DRIVERS.playwright = None
 
 
 def find_chromium() -> str | None:
@@ -185,6 +209,10 @@ class BrowserEnv(Env):
             raise UnreachableURLError(url, exc.message.splitlines()[0]) from exc
         if response is not None and response.status >= 400:
             raise UnreachableURLError(url, f"the server answered HTTP {response.status} {response.status_text}")
+        # A new tab's history starts with about:blank; drop it so that press_back cannot leave the start page.
+        session = self._context.new_cdp_session(self._page)
+        session.send("Page.resetNavigationHistory")
+        session.detach()
         return self._observe(task=task)
 
     def close(self) -> None:
@@ -195,21 +223,24 @@ class BrowserEnv(Env):
             self._browser.close()
             self._browser = None
         if self._playwright is not None:
-            self._playwright.stop()
             self._playwright = None
+            _release_playwright()
 
     def _launch(self) -> None:
         executable = self.config.executable_path or find_chromium()
         if self.config.executable_path is not None and not Path(self.config.executable_path).is_file():
             raise BrowserNotFoundError(f"executable_path {self.config.executable_path!r} is not a file; {INSTALL_HINT}")
-        self._playwright = sync_playwright().start()
+        self._playwright = _acquire_playwright()
         try:
             self._browser = self._playwright.chromium.launch(
-                executable_path=executable, headless=self.config.headless, args=list(LAUNCH_ARGS)
+                executable_path=executable,
+                headless=self.config.headless,
+                args=list(LAUNCH_ARGS),
+                env=dict(os.environ),  # the driver is shared and may predate a change of DISPLAY
             )
         except PlaywrightError as exc:
-            self._playwright.stop()
             self._playwright = None
+            _release_playwright()
             if "Executable doesn't exist" in exc.message:
                 tried = ", ".join(SYSTEM_CHROMIUMS)
                 raise BrowserNotFoundError(f"no Chromium found (tried {tried}, Playwright's); {INSTALL_HINT}") from exc
@@ -236,9 +267,20 @@ class BrowserEnv(Env):
         request = route.request
         if request.is_navigation_request() and origin(request.url) not in (self.config.allowed_origins or ()):
             self._blocked.append(request.url)
-            route.abort("blockedbyclient")
+            route.abort("aborted")  # ERR_ABORTED: the page stays, no error page replaces it
         else:
             route.continue_()
+
+    def _leave_disallowed_origin(self, page: Page) -> None:
+        # Playwright does not route the hops of a redirect, so a redirect out of the allowlist is caught here, after
+        # the fact: the tab goes back (or to about:blank) before the model sees the page.
+        url = page.url
+        if self.config.allowed_origins is None or urlsplit(url).scheme not in ("http", "https"):
+            return
+        if origin(url) not in self.config.allowed_origins:
+            self._blocked.append(url)
+            if page.go_back() is None and page.url == url:
+                page.goto("about:blank")
 
     def _dismiss_dialog(self, dialog: Dialog) -> None:
         # The model sees only the screenshot, where a native dialog never appears: dismiss it and report it.
@@ -291,23 +333,26 @@ class BrowserEnv(Env):
             case Wait(seconds=seconds):
                 page.wait_for_timeout(min(max(seconds, 0.0), self.config.max_wait) * 1000)
             case PressBack():
-                if page.go_back() is None:
+                url = page.url
+                if page.go_back() is None and page.url == url:  # None is also a same-document (pushState) back
                     return "press_back: there is no previous page in this tab"
             case _:
                 return unsupported(action, self.name)
         return None
 
     def _capture(self) -> tuple[Image.Image, dict[str, Any]]:
-        assert self._context is not None
+        assert self._context is not None and self._page is not None
+        # Playwright runs route and dialog handlers while it waits, so wait through Playwright, not time.sleep.
+        if not self._page.is_closed():
+            self._page.wait_for_timeout(self.config.settle * 1000)
         pages = self._context.pages or [self._context.new_page()]
         if pages[-1] is not self._page:  # a link opened a tab, or the shown tab closed: show the newest one
             self._page = pages[-1]
             self._page.bring_to_front()
-        page = self.page
-        # Playwright runs route and dialog handlers while it waits, so wait through Playwright, not time.sleep.
-        page.wait_for_timeout(self.config.settle * 1000)
+        page = self._page
         with contextlib.suppress(PlaywrightTimeoutError):  # a page that never finishes loading is shown as it is
             page.wait_for_load_state("load", timeout=self.config.load_timeout * 1000)
+        self._leave_disallowed_origin(page)
         png = page.screenshot(type="png", caret="initial")
         info = {
             "url": page.url,

@@ -205,9 +205,6 @@ class DesktopEnv(Env):
                     names = canonical_keys(keys)
                 except ValueError as exc:
                     return f"hotkey: {exc}"
-                untypable = [name for name in names if len(name) == 1 and name not in TYPABLE]
-                if untypable:
-                    return f"hotkey: the desktop has no key for {untypable}; nothing was pressed"
                 gui.hotkey(*names, _pause=False)
             case Scroll(direction=direction, point=point, amount=amount):
                 x, y = self._screen(point) if point is not None else (None, None)

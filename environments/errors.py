@@ -23,9 +23,6 @@ class UnreachableURLError(EnvError):
     """A page the environment was asked to open could not be loaded."""
 
     def __init__(self, url: str, reason: str) -> None:
-        super().__init__(
-            f"cannot open {url}: {reason}. Check that the server is running and that the URL (scheme, host, port) is "
-            "right; the browser has no proxy and is started fresh for every episode."
-        )
+        super().__init__(f"cannot open {url}: {reason}. Check that the server is running and the URL's scheme, host and port")
         self.url = url
         self.reason = reason

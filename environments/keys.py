@@ -7,6 +7,8 @@ maps every accepted spelling to one canonical name; each environment maps canoni
 
 from __future__ import annotations
 
+import string
+
 _FUNCTION_KEYS = tuple(f"f{i}" for i in range(1, 25))
 
 # Canonical name -> Playwright key name (https://playwright.dev/python/docs/api/class-keyboard#keyboard-press).
@@ -39,6 +41,8 @@ PLAYWRIGHT_KEYS: dict[str, str] = {
     **{name: name.upper() for name in _FUNCTION_KEYS},
 }
 NAMED_KEYS = frozenset(PLAYWRIGHT_KEYS)
+# Single-character keys: the printable ASCII of a US keyboard (whitespace has names: space, tab, enter).
+CHARACTER_KEYS = frozenset(string.ascii_letters + string.digits + string.punctuation)
 
 _ALIASES = {
     "control": "ctrl",
@@ -83,18 +87,16 @@ _ALIASES = {
 
 
 def canonical_key(name: str) -> str:
-    """The canonical name of key ``name``; a single character stays itself (case kept). ``ValueError`` if unknown."""
+    """The canonical name of key ``name``; a character key stays itself (case kept). ``ValueError`` if unknown."""
     if name in _ALIASES:
         return _ALIASES[name]
-    if len(name) == 1:
+    if name in CHARACTER_KEYS:
         return name
     lowered = name.strip().lower()
     lowered = _ALIASES.get(lowered, lowered)
     if lowered in NAMED_KEYS:
         return lowered
-    raise ValueError(
-        f"unknown key name {name!r}; use a single character or a key name: {', '.join(sorted(NAMED_KEYS))}"
-    )
+    raise ValueError(f"unknown key name {name!r}; use an ASCII character or a key name: {', '.join(sorted(NAMED_KEYS))}")
 
 
 def canonical_keys(keys: tuple[str, ...]) -> tuple[str, ...]:

@@ -9,10 +9,13 @@ Hooks, all removed when the ``with`` block ends:
 - attention forward hooks: record the chunk's slots in the ledger, then score and prune the layer's cache
   (every multi-token forward, so a persistent cache is compressed after each new turn);
 - model forward hook: a deferring press (VL-Cache) allocates budgets over all layers and prunes them at the end.
+
+Batches are supported when every row shares one token layout (the screenshot spans of row 0), i.e. no padding.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +53,7 @@ class Compressor:
         self.vision_ids = VisionTokenIds.from_config(model.config)
         self._handles: list[Any] = []
         self._chunk: _Chunk | None = None
+        self.seconds = 0.0  # wall time spent scoring and pruning (its share of prefill is a benchmark figure)
 
     # -- context management --------------------------------------------------------------------------------------
     def __enter__(self) -> Compressor:
@@ -124,10 +128,12 @@ class Compressor:
         chunk, self._chunk = self._chunk, None
         if chunk is None or not chunk.deferred:
             return
+        started = time.perf_counter()
         views = [d[0] for d in chunk.deferred]
         capacities = self.press.allocate([d[3] for d in chunk.deferred], views)
         for (view, window, scores, _), capacity in zip(chunk.deferred, capacities, strict=True):
             self._prune(chunk.cache, view.layer_idx, scores, capacity, window)
+        self.seconds += time.perf_counter() - started
 
     def _residual_hook(self, idx: int):
         def hook(module: nn.Module, args: tuple, kwargs: dict) -> None:
@@ -140,8 +146,8 @@ class Compressor:
     def _mask_hook(self, idx: int):
         def hook(module: nn.Module, args: tuple, kwargs: dict):
             chunk = self._chunk
-            if chunk is None or chunk.cache.is_uniform():
-                return None
+            if chunk is None or chunk.cache.is_uniform() or "flash" in module.config._attn_implementation:
+                return None  # flash attention aligns the causal mask bottom-right by itself
             hidden = kwargs["hidden_states"]
             q_len = hidden.shape[1]
             past = chunk.cache.layers[idx].get_seq_length() if idx < len(chunk.cache.layers) else 0
@@ -185,20 +191,33 @@ class Compressor:
                 residual_norms=chunk.residual_norms.pop(idx, None),
                 post_vision_start=chunk.post_vision_start,
             )
-            if view.seq_len <= view.capacity:  # the budget covers the whole context: nothing to prune
+            if view.logical_length <= view.capacity:  # the budget covers the whole context: nothing to prune
                 return None
-            window = self.press.window(view)
-            scores = self.press.score(view)
-            if self.press.defers:
-                stat = self.press.layer_statistic(view, window)
-                view._probs.clear()
-                view.hidden_states = hidden[:, :0]  # the deferred view keeps shapes only, not activations
-                chunk.deferred.append((view, window, scores, stat))
-                return None
-            self._prune(cache, idx, scores, self.press.layer_capacity(view, window), window)
+            started = time.perf_counter()
+            try:
+                self._score_and_prune(chunk, view, idx)
+            finally:
+                self.seconds += time.perf_counter() - started
             return None
 
         return hook
+
+    def _score_and_prune(self, chunk: _Chunk, view: LayerView, idx: int) -> None:
+        """Score the layer and prune it now, or stash it for a press that allocates over all layers."""
+        cache, hidden = chunk.cache, view.hidden_states
+        window = self.press.window(view)
+        if not self.press.defers:
+            capacity = self.press.layer_capacity(view, window)
+            if view.seq_len <= capacity:  # this layer already fits its share
+                return
+        scores = self.press.score(view)
+        if self.press.defers:
+            stat = self.press.layer_statistic(view, window)
+            view._probs.clear()
+            view.hidden_states = hidden[:, :0]  # the deferred view keeps shapes only, not activations
+            chunk.deferred.append((view, window, scores, stat))
+            return
+        self._prune(cache, idx, scores, capacity, window)
 
     @staticmethod
     def _prune(cache: CompressedCache, idx: int, scores: torch.Tensor | None, capacity: int, window: int) -> None:

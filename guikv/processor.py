@@ -40,7 +40,9 @@ class VisionTextProcessor:
         images = list(images or [])
         n_slots = text.count(self.image_token)
         if n_slots != len(images):
-            raise ValueError(f"the text has {n_slots} image placeholder(s) ({self.image_token}) but {len(images)} image(s) were given")
+            raise ValueError(
+                f"the text has {n_slots} image placeholder(s) ({self.image_token}) but {len(images)} image(s) were given"
+            )
         out: dict[str, torch.Tensor] = {}
         if images:
             if self.image_processor is None:

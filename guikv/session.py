@@ -43,6 +43,7 @@ class Reply:
     prefill_seconds: float
     decode_seconds: float
     stopped_by_eos: bool
+    compress_seconds: float = 0.0  # part of prefill_seconds spent scoring and pruning the cache
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,7 @@ class MemorySession:
         self._fed_text = ""  # rendered conversation text already inside the cache (persistent mode)
         self._fed_messages = 0
         self._closed = False
+        self._last_compress_seconds = 0.0
         eos = {processor.tokenizer.convert_tokens_to_ids(t) for t in ("<|im_end|>", "<|endoftext|>")}
         config_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
         eos.update(config_eos if isinstance(config_eos, list) else [config_eos])
@@ -152,7 +154,7 @@ class MemorySession:
         if self.mode == "persistent":
             self._fed_text += text + ("<|im_end|>" if stopped else "")
             self._fed_messages = len(self.messages)
-        return Reply(text, tuple(tokens), n_prefill, prefill_seconds, decode_seconds, stopped)
+        return Reply(text, tuple(tokens), n_prefill, prefill_seconds, decode_seconds, stopped, self._last_compress_seconds)
 
     def state(self) -> SessionState:
         cache = self.cache
@@ -217,7 +219,7 @@ class MemorySession:
         if "pixel_values" in encoded:
             kwargs["pixel_values"] = encoded["pixel_values"].to(device, self.model.dtype)
             kwargs["image_grid_thw"] = grid.to(device)
-        with self.press(self.model):
+        with self.press(self.model) as compressor:
             out = self.model(
                 input_ids=ids,
                 position_ids=positions,
@@ -229,6 +231,7 @@ class MemorySession:
             )
         self.next_pos = int(positions.max()) + 1
         self._last_chunk_len = ids.shape[1]
+        self._last_compress_seconds = compressor.seconds
         return out.logits[0, -1]
 
     def _decode(self, logits: torch.Tensor, max_new_tokens: int) -> tuple[list[int], bool]:

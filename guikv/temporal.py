@@ -33,10 +33,13 @@ def subspace_basis(current_keys: torch.Tensor, rank: int, kind: BasisKind = "pri
 
 
 def projection_residuals(keys: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
-    """``||k - U U^T k||`` for every key: (B, H_kv, S, D) keys, (B, H_kv, D, r) basis -> (B, H_kv, S)."""
+    """``||k - U U^T k||`` for every key: (B, H_kv, S, D) keys, (B, H_kv, D, r) orthonormal basis -> (B, H_kv, S).
+
+    Computed as ``sqrt(||k||^2 - ||U^T k||^2)`` (Pythagoras): one (S x D x r) product instead of two.
+    """
     k = keys.float()
-    coeffs = torch.matmul(k, basis)
-    return (k - torch.matmul(coeffs, basis.transpose(-1, -2))).norm(dim=-1)
+    inside = torch.matmul(k, basis).square().sum(dim=-1)
+    return (k.square().sum(dim=-1) - inside).clamp_min(0.0).sqrt()
 
 
 def most_redundant(residuals: torch.Tensor, candidates: torch.Tensor, fraction: float | torch.Tensor) -> torch.Tensor:
@@ -45,7 +48,12 @@ def most_redundant(residuals: torch.Tensor, candidates: torch.Tensor, fraction: 
     ``candidates`` (B, H_kv, S) marks earlier-screenshot slots; ``fraction`` is the reference's ``1 - budget``.
     """
     counts = candidates.sum(dim=-1, keepdim=True)
-    n_zero = torch.floor(counts.double() * fraction).long()
+    n_zero = torch.floor(counts.double() * fraction).long()  # (B, H_kv, 1), may differ per head
+    most = int(n_zero.max())
+    out = torch.zeros_like(candidates)
+    if most == 0:
+        return out
     ranked = residuals.masked_fill(~candidates, float("inf"))
-    ranks = ranked.argsort(dim=-1, stable=True).argsort(dim=-1)
-    return (ranks < n_zero) & candidates
+    smallest = ranked.topk(most, dim=-1, largest=False, sorted=True).indices
+    within = torch.arange(most, device=residuals.device) < n_zero
+    return out.scatter_(-1, smallest, within)

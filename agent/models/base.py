@@ -24,6 +24,7 @@ from PIL import Image
 
 from agent.coords import Convention, CoordinateMap, PixelLimits
 from environments.actions import Action
+from environments.keys import canonical_key
 
 Message = dict[str, Any]
 
@@ -125,29 +126,13 @@ def check_task(task: str) -> None:
         raise ValueError(f"the task instruction must be a non-empty str, got {task!r}")
 
 
-# pyautogui key names for the spellings models use (UI-TARS writes `arrowleft`, OpenCUA sometimes `cmd`).
-KEY_ALIASES: dict[str, str] = {
-    "arrowleft": "left",
-    "arrowright": "right",
-    "arrowup": "up",
-    "arrowdown": "down",
-    "control": "ctrl",
-    "cmd": "command",
-    "spacebar": "space",
-    "page_up": "pageup",
-    "page_down": "pagedown",
-    "esc": "escape",
-    "return": "enter",
-    "del": "delete",
-    "windows": "win",
-    "super": "win",
-    "meta": "win",
-}
-
-
 def normalize_key(key: str) -> str:
-    """Lowercase pyautogui-style key name (``Hotkey`` keys); a lone space becomes ``space``."""
-    if key == " ":
-        return "space"
-    name = key.strip().lower()
-    return KEY_ALIASES.get(name, name)
+    """The environments' canonical name of a key the model wrote (``ctrl``, ``esc``, ``win``, ``left``...), lowercase.
+
+    Unknown names pass through lowercased: the environment reports them to the model, they are not parse errors.
+    """
+    name = key if not key.strip() else key.strip().lower()
+    try:
+        return canonical_key(name)
+    except ValueError:
+        return name

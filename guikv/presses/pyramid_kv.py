@@ -3,7 +3,7 @@
 Budgets follow the GUI-KV reference (spec C.6): with ``M`` the uniform capacity, ``w`` the window, ``L`` the cached
 length and ``beta`` = 20, layer l keeps ``max_num - l * steps`` scored tokens plus the window, where
 ``min_num = (M - w) // beta`` and ``max_num = 2 (M - w) - min_num`` (capped at ``L - w``), so the layers' average
-stays ``M``. When ``L < 2 (M - w)`` the pyramid cannot fit and every layer keeps ``M`` (plain SnapKV), as the reference.
+stays ``M`` (``L`` is the logical context length, the same for every layer). When ``L < 2 (M - w)`` the pyramid cannot fit and every layer keeps ``M`` (plain SnapKV), as the reference.
 Per-layer cache lengths then differ; ``guikv.hooks`` gives each layer its own causal mask for later chunks.
 """
 
@@ -28,7 +28,9 @@ class PyramidKVPress(SnapKVPress):
             raise ValueError(f"pyramid_kv: beta must be a positive int, got {self.beta!r}")
 
     def layer_capacity(self, view: LayerView, window: int) -> int:
-        m, w, length, n = view.capacity, window, view.seq_len, view.num_layers
+        # The logical length, not this layer's own cache length: every layer must take the same branch, or across
+        # turns the layers' lengths drift apart and the average exceeds the budget.
+        m, w, length, n = view.capacity, window, view.logical_length, view.num_layers
         if length < 2 * (m - w) or n < 2 or m <= w:
             return m
         min_num = (m - w) // self.beta

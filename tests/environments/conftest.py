@@ -1,0 +1,97 @@
+"""Fixtures of the environment tests: local pages (``tests/pages.py``), a real X server (Xvfb) and a Tk app on it.
+
+Nothing is skipped: without Chromium or Xvfb the tests fail with a message naming the package to install.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+TK_APP = Path(__file__).with_name("tk_app.py")
+
+
+@pytest.fixture(scope="session")
+def xvfb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh Xvfb (800x600, 24-bit) on a free display number, exported as DISPLAY for the session."""
+    executable = shutil.which("Xvfb")
+    if executable is None:
+        pytest.fail("Xvfb is not installed; the desktop tests need a real X server: apt-get install -y xvfb")
+    # Older python-xlib releases fail without an authority file; an empty one in XAUTHORITY keeps ~ untouched.
+    authority = tmp_path_factory.mktemp("x11") / "Xauthority"
+    authority.touch()
+    read_end, write_end = os.pipe()
+    # -displayfd: Xvfb picks a free display number and writes it to the pipe once it accepts connections.
+    server = subprocess.Popen(
+        [executable, "-displayfd", str(write_end), "-screen", "0", "800x600x24", "-nolisten", "tcp"],
+        pass_fds=(write_end,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    os.close(write_end)
+    try:
+        ready, _, _ = select.select([read_end], [], [], 20)
+        number = os.read(read_end, 32).decode().strip() if ready else ""
+        if not number:
+            server.kill()
+            pytest.fail(f"Xvfb did not start: {server.communicate()[1].decode(errors='replace')[-2000:]}")
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("DISPLAY", f":{number}")
+            patch.setenv("XAUTHORITY", str(authority))
+            yield f":{number}"
+    finally:
+        os.close(read_end)
+        server.terminate()
+        server.wait(timeout=10)
+
+
+class TkApp:
+    """The Tk window of ``tk_app.py`` running on the test display; ``wait_for`` reads its event log."""
+
+    def __init__(self, log: Path) -> None:
+        self.log = log
+
+    def events(self) -> list[dict[str, Any]]:
+        if not self.log.exists():
+            return []
+        return [json.loads(line) for line in self.log.read_text(encoding="utf-8").splitlines() if line.endswith("}")]
+
+    def wait_for(self, condition: Callable[[list[dict[str, Any]]], bool], timeout: float = 5.0) -> list[dict[str, Any]]:
+        """The events once ``condition(events)`` holds; fails the test with the events seen after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            events = self.events()
+            if condition(events):
+                return events
+            if time.monotonic() > deadline:
+                pytest.fail(f"the Tk app did not get the expected events within {timeout} s; it got {events}")
+            time.sleep(0.02)
+
+
+@pytest.fixture
+def tk_app(xvfb: str, tmp_path: Path) -> Iterator[TkApp]:
+    """A fresh Tk window at the top-left of the Xvfb screen (layout in ``tk_app.py``)."""
+    app = TkApp(tmp_path / "events.jsonl")
+    process = subprocess.Popen([sys.executable, str(TK_APP), str(app.log)], stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 15
+        while not any(event["type"] == "ready" for event in app.events()):
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                stderr = process.communicate()[1].decode(errors="replace")
+                pytest.fail(f"the Tk test app did not start (is python3-tk installed? apt-get install -y python3-tk): {stderr}")
+            time.sleep(0.02)
+        yield app
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
