@@ -256,6 +256,11 @@ def _print_summary(result: SweepResult) -> None:
                       str(outcome.failures) if outcome.failures else "", *values,
                       str(outcome.folder.relative_to(config.results_dir)))
     console.print(table)
+    failed = [outcome for outcome in result.outcomes if outcome.failures]
+    if failed:
+        total = sum(outcome.failures for outcome in failed)
+        console.print(f"[red]{total} generations failed[/red] (recorded, scored as wrong; --retry-failed redoes them). "
+                      f"First: {escape(str(failed[0].first_error))}")
     bad = result.bad_records
     if bad["count"]:
         console.print(f"[yellow]{bad['count']} bad records[/yellow] (not run, listed in every summary):")

@@ -291,7 +291,7 @@ def plot(runs: Sequence[RunResult], path: Path, modes: Sequence[str] = SCORING_M
                 axis.set_xscale("log")
                 axis.set_xticks([float(b) for b in budgets], [_budget_tick(b) for b in budgets])
                 axis.minorticks_off()
-            axis.set_ylim(0, min(100.0, max(10.0, 1.15 * max(values, default=0.0))))
+            axis.set_ylim(0, min(105.0, max(10.0, 1.15 * max(values, default=0.0))))
             axis.set_xlabel("KV budget (share of the prompt kept, or tokens)")
             axis.set_ylabel(f"{label} (%)")
             axis.set_title(f"{members[0].group_title}\n[{mode} scoring]", fontsize=8)

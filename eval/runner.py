@@ -343,7 +343,7 @@ class Replayer:
             if all(sid in unit.seeds for sid in group.sample_ids):
                 continue
             if persistent and group.episode_id is not None:
-                yield from self._episode(run, group, history, unit.seeds)
+                yield from self._episode(run, group, history)
                 continue
             for sid in group.sample_ids:
                 if sid not in unit.seeds:
@@ -391,9 +391,7 @@ class Replayer:
             history[sample.id] = tuple(out.turns)
         return self._row(run, sample, out, history, started)
 
-    def _episode(
-        self, run: RunSpec, group: Group, history: dict[str, tuple[str, ...]], seeds: Mapping[str, Any]
-    ) -> Iterator[dict[str, Any]]:
+    def _episode(self, run: RunSpec, group: Group, history: dict[str, tuple[str, ...]]) -> Iterator[dict[str, Any]]:
         """Persistent memory: the episode in one session; after a failed step, a new one rebuilt from the good turns."""
         episode = self.episodes[group.episode_id]
         transcript = [m.to_chat() for m in self.data.preamble(episode, run.family, mode=run.prompts)]
@@ -549,6 +547,7 @@ class RunOutcome:
     failures: int
     headline: Mapping[str, float]
     files: tuple[Path, ...]
+    first_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -577,19 +576,28 @@ class SweepResult:
 
 
 class _RunState:
+    """One run's rows so far (resumed ones included) and its running accuracy."""
+
     def __init__(self, run: RunSpec, total: int, rows: dict[str, dict[str, Any]], scoring: ScoringMode) -> None:
-        self.run, self.total, self.rows, self.scoring = run, total, rows, scoring
+        self.run, self.total, self.scoring = run, total, scoring
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.value_sum, self.failures = 0.0, 0
         self.outcome: RunOutcome | None = None
+        for row in rows.values():
+            self.add(row)
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.rows[row["sample_id"]] = row
+        self.value_sum += row["scores"][self.scoring]["value"]
+        self.failures += 1 if row.get("error") else 0
 
     @property
     def complete(self) -> bool:
         return len(self.rows) >= self.total
 
-    def event(self, kind: str, row: Mapping[str, Any] | None = None) -> RunProgress:
-        values = [r["scores"][self.scoring]["value"] for r in self.rows.values()]
-        failures = sum(1 for r in self.rows.values() if r.get("error"))
-        accuracy = sum(values) / len(values) if values else None
-        return RunProgress(kind, self.run, len(self.rows), self.total, accuracy, failures, row, self.outcome)  # type: ignore[arg-type]
+    def event(self, kind: Literal["start", "row", "finish"], row: Mapping[str, Any] | None = None) -> RunProgress:
+        accuracy = self.value_sum / len(self.rows) if self.rows else None
+        return RunProgress(kind, self.run, len(self.rows), self.total, accuracy, self.failures, row, self.outcome)
 
 
 def reference_header(run: RunSpec, mode: ScoringMode, engine: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -636,7 +644,8 @@ def finish_run(
     }
     folder = run.folder(config.results_dir)
     files = write_run_files(folder, results, summary)
-    return RunOutcome(run, folder, len(ordered), failures["count"], headlines, tuple(files))
+    first_error = failures["samples"][0]["error"] if failures["samples"] else None
+    return RunOutcome(run, folder, len(ordered), failures["count"], headlines, tuple(files), first_error)
 
 
 def run_sweep(
@@ -716,7 +725,7 @@ def _consume(
             if state is None or row["sample_id"] in state.rows:
                 raise RuntimeError(f"a worker returned a row this sweep did not ask for: {row.get('sample_id')!r}")
             written = writer.write(row)
-            state.rows[written["sample_id"]] = written
+            state.add(written)
             consecutive = consecutive + 1 if written.get("error") else 0
             emit(state.event("row", written))
             if state.complete:

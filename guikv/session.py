@@ -116,7 +116,8 @@ class MemorySession:
         self._check_open()
         if role not in ("system", "user", "assistant"):
             raise ValueError(f"role must be 'system', 'user' or 'assistant', got {role!r}")
-        if role == "assistant" and not any(m["role"] == "user" for m in self.messages):
+        if role == "assistant" and self.mode == "persistent" and not any(m["role"] == "user" for m in self.messages):
+            # (a re-prefilled reference prompt may open with history text whose screenshots left its window)
             raise SessionError("an assistant turn needs a user turn before it")
         if role == "system" and self.messages:
             raise SessionError("a system turn can only come first")

@@ -3,7 +3,8 @@
 Budgets follow the GUI-KV reference (spec C.6): with ``M`` the uniform capacity, ``w`` the window, ``L`` the cached
 length and ``beta`` = 20, layer l keeps ``max_num - l * steps`` scored tokens plus the window, where
 ``min_num = (M - w) // beta`` and ``max_num = 2 (M - w) - min_num`` (capped at ``L - w``), so the layers' average
-stays ``M`` (``L`` is the logical context length, the same for every layer). When ``L < 2 (M - w)`` the pyramid cannot fit and every layer keeps ``M`` (plain SnapKV), as the reference.
+stays ``M`` (``L`` is the logical context length, the same for every layer). When ``L < 2 (M - w)`` the pyramid
+cannot fit and every layer keeps ``M`` (plain SnapKV), as the reference.
 Per-layer cache lengths then differ; ``guikv.hooks`` gives each layer its own causal mask for later chunks.
 """
 

@@ -47,7 +47,9 @@ def test_unsupported_model_type(tmp_path):
 
 def test_unreachable_hub_says_how_to_pass_a_folder(monkeypatch):
     # The hub cannot be reached from here (no network); offline mode makes that immediate instead of a timeout.
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(ModelLoadError, match=r"pass the folder: --model \./weights"):
         load_model("ByteDance-Seed/UI-TARS-1.5-7B")
 
