@@ -29,24 +29,28 @@ def selection(
     tokens_per_screenshot: Annotated[int, typer.Option(help="LLM tokens per screenshot (1920x1080 -> 2691)")] = 2691,
     budget: Annotated[float, typer.Option(help="budget fraction")] = 0.1,
     repeats: Annotated[int, typer.Option(help="timing repeats (the median is reported)")] = 5,
+    plain_loop: Annotated[bool, typer.Option(help="also time the tests' plain per-token loop (slow: ~a minute)")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
 ) -> None:
     """GUI-KV selection time for one layer at UI-TARS-1.5-7B shapes: vectorised vs a reference-style per-head loop,
-    and as a share of that layer's prefill attention (target: >= 20x faster than the loop, <= 2% of prefill)."""
+    and as a share of that layer's prefill attention (target: >= 20x faster than the loop, <= 2% of prefill).
+    --plain-loop also times the plain per-token loop the tests check the selection against."""
     from guikv.bench.selection import SelectionShapes, run_selection_bench
 
     shapes = SelectionShapes(screenshots=screenshots, tokens_per_screenshot=tokens_per_screenshot, budget=budget)
     with console.status("timing selection and prefill attention..."):
-        result = run_selection_bench(shapes, device=device, repeats=repeats)
+        result = run_selection_bench(shapes, device=device, repeats=repeats, plain_loop=plain_loop)
     if as_json:
         print(json.dumps(asdict(result)))
         return
     table = Table(title=f"GUI-KV selection, one layer, {result.seq_len} tokens, {result.device}")
-    for col in ("vectorised ms", "loop ms", "speed-up", "prefill attention ms", "share of prefill", "same tokens"):
+    for col in ("vectorised ms", "per-head loop ms", "speed-up", "prefill attention ms", "share of prefill", "same tokens"):
         table.add_column(col, justify="right")
     table.add_row(f"{result.vectorised_ms:.2f}", f"{result.loop_ms:.2f}", f"{result.speedup:.1f}x",
                   f"{result.attention_ms:.1f}", f"{100 * result.share_of_attention:.2f}%", str(result.same_selection))
     console.print(table)
+    if result.plain_loop_ms is not None:
+        console.print(f"plain per-token loop: {result.plain_loop_ms:.0f} ms, {result.plain_speedup:.0f}x the vectorised time")
 
 
 @bench_app.command("memory")

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
+from guikv.bench.plain_loop import plain_loop_selection
 from guikv.cache import TEXT
 from guikv.presses.base import LayerView, select
 from guikv.presses.gui_kv import GuiKVPress
@@ -47,6 +48,8 @@ class SelectionResult:
     speedup: float
     share_of_attention: float
     same_selection: bool
+    plain_loop_ms: float | None = None  # the tests' plain loop (one dot product at a time), timed once
+    plain_speedup: float | None = None
 
 
 def build_inputs(shapes: SelectionShapes, device: str, dtype: torch.dtype, seed: int = 0) -> dict:
@@ -155,7 +158,11 @@ def _time(fn, device: str, repeats: int) -> float:
 
 
 def run_selection_bench(
-    shapes: SelectionShapes = SelectionShapes(), device: str = "cpu", repeats: int = 3, dtype: torch.dtype | None = None
+    shapes: SelectionShapes = SelectionShapes(),
+    device: str = "cpu",
+    repeats: int = 3,
+    dtype: torch.dtype | None = None,
+    plain_loop: bool = False,
 ) -> SelectionResult:
     """Median times; the reference-layout press (first-token QR basis) so both select the same tokens."""
     dtype = dtype or (torch.bfloat16 if device.startswith("cuda") else torch.float32)
@@ -168,6 +175,18 @@ def run_selection_bench(
         vec_ms = _time(lambda: vectorised_selection(inputs, shapes, press), device, repeats)
         loop_ms = _time(lambda: loop_selection(inputs, shapes, press), device, repeats)
         attn_ms = _time(lambda: prefill_attention(shapes, device, dtype), device, max(1, repeats // 2))
+        plain_ms = None
+        if plain_loop:
+            start = time.perf_counter()
+            plain = plain_loop_selection(
+                inputs["queries"].float().cpu(), inputs["keys"].float().cpu(),
+                inputs["frames"].cpu().expand(1, shapes.kv_heads, shapes.seq_len), inputs["norms"].cpu(),
+                inputs["current"], inputs["span"], press.capacity(shapes.seq_len), shapes.seq_len, shapes.window,
+                press.alpha, press.temperature, press.rank, "first_tokens",
+            )
+            plain_ms = (time.perf_counter() - start) * 1000
+            if not torch.equal(plain.to(fast.device), fast):
+                raise AssertionError("the plain loop selected other tokens than the vectorised press")
     return SelectionResult(
         device=torch.cuda.get_device_name() if device.startswith("cuda") else f"cpu ({torch.get_num_threads()} threads)",
         seq_len=shapes.seq_len,
@@ -177,6 +196,8 @@ def run_selection_bench(
         speedup=round(loop_ms / vec_ms, 1),
         share_of_attention=round(vec_ms / attn_ms, 4),
         same_selection=bool(torch.equal(fast, slow)),
+        plain_loop_ms=round(plain_ms, 1) if plain_ms is not None else None,
+        plain_speedup=round(plain_ms / vec_ms, 1) if plain_ms is not None else None,
     )
 
 
