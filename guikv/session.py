@@ -136,8 +136,11 @@ class MemorySession:
         return self._feed(add_generation_prompt=False)[0]
 
     @torch.no_grad()
-    def generate(self, max_new_tokens: int = 256) -> Reply:
-        """Greedy reply to the conversation so far; appended to it as the assistant turn."""
+    def generate(self, max_new_tokens: int = 256, *, ignore_eos: bool = False) -> Reply:
+        """Greedy reply to the conversation so far; appended to it as the assistant turn.
+
+        ``ignore_eos`` decodes exactly ``max_new_tokens`` tokens (benchmarks time fixed-length replies).
+        """
         self._check_open()
         if not self.messages or self.messages[-1]["role"] != "user":
             raise SessionError("generate() needs the conversation to end with a user turn")
@@ -148,7 +151,7 @@ class MemorySession:
             logits, n_prefill = self._prefill_reference()
         prefill_seconds = time.perf_counter() - started
         started = time.perf_counter()
-        tokens, stopped = self._decode(logits, max_new_tokens)
+        tokens, stopped = self._decode(logits, max_new_tokens, ignore_eos)
         decode_seconds = time.perf_counter() - started
         text = self.processor.tokenizer.decode(tokens, skip_special_tokens=True)
         self.messages.append({"role": "assistant", "content": text})
@@ -235,7 +238,7 @@ class MemorySession:
         self._last_compress_seconds = compressor.seconds
         return out.logits[0, -1]
 
-    def _decode(self, logits: torch.Tensor, max_new_tokens: int) -> tuple[list[int], bool]:
+    def _decode(self, logits: torch.Tensor, max_new_tokens: int, ignore_eos: bool = False) -> tuple[list[int], bool]:
         tokens: list[int] = []
         device = self.model.device
         with self.press(self.model):
@@ -251,7 +254,7 @@ class MemorySession:
                     use_cache=True,
                 )
                 self.next_pos += 1
-                if token in self.eos_ids:
+                if token in self.eos_ids and not ignore_eos:
                     return tokens, True
                 tokens.append(token)
                 logits = out.logits[0, -1]

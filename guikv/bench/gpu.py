@@ -104,7 +104,7 @@ def run_scale_bench(config: ScaleBenchConfig, on_row: Callable[[ScaleRow], None]
                     torch.cuda.reset_peak_memory_stats()
                 for step, image in enumerate(screenshots, start=1):
                     session.add("user", [{"type": "image", "image": image}])
-                    reply = _reply_of_length(session, config.reply_tokens)
+                    reply = session.generate(max_new_tokens=config.reply_tokens, ignore_eos=True)
                     decoded = max(1, len(reply.token_ids))
                     kv = session.state().bytes
                     row = ScaleRow(
@@ -120,12 +120,6 @@ def run_scale_bench(config: ScaleBenchConfig, on_row: Callable[[ScaleRow], None]
                         on_row(row)
                 session.close()
     return result
-
-
-def _reply_of_length(session: MemorySession, n: int):
-    """A fixed-length reply so tokens/s compare: EOS is masked out by generating n tokens at most (random weights
-    rarely emit it; when they do the shorter reply is timed as it is)."""
-    return session.generate(max_new_tokens=n)
 
 
 def check_finite(result: ScaleBenchResult) -> list[str]:
