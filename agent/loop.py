@@ -420,13 +420,13 @@ class ModelPolicy:
         """
         from agent.errors import UnknownModelError
         from agent.models.registry import ADAPTERS, adapter_for_model, make_adapter
-        from guikv.loading import load_model
+        from guikv.loading import load_model, resolve_source
 
         options = dict(config.adapter_options)
         for name in ("min_pixels", "max_pixels", "max_new_tokens"):
             if getattr(config, name) is not None:
                 options[name] = getattr(config, name)
-        _check_model_folder(config.model)  # a wrong path says so, rather than "no adapter for it"
+        resolve_source(config.model)  # a wrong path says so, rather than "no adapter for it"
         if config.adapter is not None:
             adapter = make_adapter(config.adapter, **options)
         else:
@@ -444,18 +444,3 @@ class ModelPolicy:
             max_screenshots=config.max_screenshots, method_kwargs=config.kv_options,
             max_new_tokens=config.max_new_tokens, retries=config.retries,
         )
-
-
-def _check_model_folder(name_or_path: str) -> None:
-    """``ModelLoadError`` when ``name_or_path`` is meant as a folder (it exists, or starts like a path) but is none."""
-    from pathlib import Path
-
-    from guikv.loading import ModelLoadError
-
-    local = Path(name_or_path).expanduser()
-    if not (local.exists() or str(name_or_path).startswith((".", "/", "~"))):
-        return  # a hub id
-    if not local.is_dir():
-        raise ModelLoadError(f"model folder {name_or_path} does not exist; pass a save_pretrained folder or a hub id")
-    if not (local / "config.json").is_file():
-        raise ModelLoadError(f"{local} is not a model folder: it has no config.json (expected save_pretrained output)")

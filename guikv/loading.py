@@ -48,6 +48,19 @@ def default_attention(device: str) -> str:
     return "sdpa"
 
 
+def resolve_source(name_or_path: str | Path) -> str:
+    """A hub id as given, or a local folder that must hold a ``config.json``; ``ModelLoadError`` otherwise."""
+    source = str(name_or_path)
+    local = Path(source).expanduser()
+    if local.exists():
+        if not local.is_dir() or not (local / "config.json").is_file():
+            raise ModelLoadError(f"{local} is not a model folder: it has no config.json (expected a save_pretrained output)")
+        return str(local)
+    if source.startswith((".", "/", "~")):
+        raise ModelLoadError(f"model folder {source} does not exist; pass a save_pretrained folder or a hub id")
+    return source
+
+
 def load_model(
     name_or_path: str | Path = DEFAULT_MODEL,
     *,
@@ -65,14 +78,7 @@ def load_model(
     """
     from transformers import AutoConfig
 
-    source = str(name_or_path)
-    local = Path(source).expanduser()
-    if local.exists():
-        if not (local / "config.json").is_file():
-            raise ModelLoadError(f"{local} is not a model folder: it has no config.json (expected a save_pretrained output)")
-        source = str(local)
-    elif source.startswith((".", "/", "~")):
-        raise ModelLoadError(f"model folder {source} does not exist")
+    source = resolve_source(name_or_path)
     try:
         config = AutoConfig.from_pretrained(source, trust_remote_code=trust_remote_code)
     except OSError as exc:
