@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from environments.actions import Point
+from guikv.loading import UI_TARS_MAX_PIXELS, UI_TARS_MIN_PIXELS
 
 IMAGE_FACTOR = 28  # ViT patch 14 x spatial merge 2
 MAX_ASPECT_RATIO = 200
@@ -50,8 +51,8 @@ class PixelLimits:
             )
 
 
-UI_TARS_PIXEL_LIMITS = PixelLimits(min_pixels=100 * 28 * 28, max_pixels=16384 * 28 * 28)  # 78,400 / 12,845,056
-OPENCUA_PIXEL_LIMITS = PixelLimits(min_pixels=4 * 28 * 28, max_pixels=16384 * 28 * 28)  # 3,136 / 12,845,056
+UI_TARS_PIXEL_LIMITS = PixelLimits(min_pixels=UI_TARS_MIN_PIXELS, max_pixels=UI_TARS_MAX_PIXELS)  # 78,400 / 12,845,056
+OPENCUA_PIXEL_LIMITS = PixelLimits(min_pixels=4 * 28 * 28, max_pixels=UI_TARS_MAX_PIXELS)  # 3,136 / 12,845,056
 
 
 def smart_resize(

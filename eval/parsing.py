@@ -8,7 +8,8 @@ replay must read the text exactly as the reference did, quirks included, or its 
 * OpenCUA: :func:`parse_opencua_actions` follows the reference's ``extract_actions`` (line-wise regexes over
   ``pyautogui.`` / ``computer.`` lines); :func:`opencua_click_points` its grounding helper for ScreenSpot.
 
-Coordinates come back **normalized**: model pixels divided by the smart-resized width/height of the original image.
+Coordinates come back **normalized**: model pixels divided by the smart-resized width/height of the original image
+(``agent.coords.smart_resize`` with UI-TARS' limits, as the reference uses for both models).
 Every failure the reference's ``try`` blocks would swallow surfaces here as :class:`ActionParseError`, so a scorer
 records it as a model error instead of crashing.
 """
@@ -16,16 +17,12 @@ records it as a model error instead of crashing.
 from __future__ import annotations
 
 import ast
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-IMAGE_FACTOR = 28
-MIN_PIXELS = 100 * 28 * 28
-MAX_PIXELS = 16384 * 28 * 28
-MAX_RATIO = 200
+from agent.coords import smart_resize  # the Qwen2.5-VL rule (spec A.4); UI-TARS' pixel limits by default
 
 Point = tuple[float, float]
 OpenCUAAction = tuple[str, Any]
@@ -33,27 +30,6 @@ OpenCUAAction = tuple[str, Any]
 
 class ActionParseError(ValueError):
     """The model's text could not be read as an action (a model error: record it, do not crash)."""
-
-
-def smart_resize(
-    height: int, width: int, factor: int = IMAGE_FACTOR, min_pixels: int = MIN_PIXELS, max_pixels: int = MAX_PIXELS
-) -> tuple[int, int]:
-    """(height, width) the Qwen2.5-VL processor feeds the model: multiples of ``factor``, area within the bounds."""
-    if min(height, width) <= 0:
-        raise ValueError(f"image size must be positive, got {width}x{height}")
-    if max(height, width) / min(height, width) > MAX_RATIO:
-        raise ValueError(f"aspect ratio must be at most {MAX_RATIO}, got {max(height, width) / min(height, width):.1f}")
-    h_bar = max(factor, round(height / factor) * factor)
-    w_bar = max(factor, round(width / factor) * factor)
-    if h_bar * w_bar > max_pixels:
-        beta = math.sqrt(height * width / max_pixels)
-        h_bar = math.floor(height / beta / factor) * factor
-        w_bar = math.floor(width / beta / factor) * factor
-    elif h_bar * w_bar < min_pixels:
-        beta = math.sqrt(min_pixels / (height * width))
-        h_bar = math.ceil(height * beta / factor) * factor
-        w_bar = math.ceil(width * beta / factor) * factor
-    return h_bar, w_bar
 
 
 # --- UI-TARS --------------------------------------------------------------------------------------------------------
