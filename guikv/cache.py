@@ -17,26 +17,42 @@ TEXT = -1  # frame id of a slot that holds a text token
 
 @dataclass
 class LayerLedger:
-    """Per-slot metadata of one layer: ``frames`` and ``positions``, each ``(B, H_kv, S)`` long."""
+    """Per-slot metadata of one layer (int32, a few % of the KV bytes).
 
+    ``tokens`` (B, H_kv, S): the token's index in the uncompressed conversation (unique, so it identifies the token);
+    ``frames`` (B, H_kv, S): its screenshot id (-1 text); ``positions`` (B, H_kv, S, R): its RoPE position ids
+    (R = 3 M-RoPE rows, or 1), what un-rotating its key needs.
+    """
+
+    tokens: torch.Tensor | None = None
     frames: torch.Tensor | None = None
     positions: torch.Tensor | None = None
 
-    def append(self, frames: torch.Tensor, positions: torch.Tensor, num_kv_heads: int) -> None:
-        """Append a chunk's ``(B, q)`` frame ids and positions (the same for every head)."""
+    def append(self, tokens: torch.Tensor, frames: torch.Tensor, positions: torch.Tensor, num_kv_heads: int) -> None:
+        """Append a chunk's ``(B, q)`` token indices and frame ids and ``(B, q, R)`` positions (same for every head)."""
         b, q = frames.shape
-        f = frames[:, None, :].expand(b, num_kv_heads, q)
-        p = positions[:, None, :].expand(b, num_kv_heads, q)
+        new = (
+            tokens[:, None, :].expand(b, num_kv_heads, q),
+            frames[:, None, :].expand(b, num_kv_heads, q),
+            positions[:, None].expand(b, num_kv_heads, q, positions.shape[-1]),
+        )
+        new = tuple(t.to(torch.int32) for t in new)
         if self.frames is None:
-            self.frames, self.positions = f.contiguous(), p.contiguous()
+            self.tokens, self.frames, self.positions = (t.contiguous() for t in new)
         else:
-            self.frames = torch.cat([self.frames, f.to(self.frames.device)], dim=-1)
-            self.positions = torch.cat([self.positions, p.to(self.positions.device)], dim=-1)
+            self.tokens = torch.cat([self.tokens, new[0].to(self.tokens.device)], dim=2)
+            self.frames = torch.cat([self.frames, new[1].to(self.frames.device)], dim=2)
+            self.positions = torch.cat([self.positions, new[2].to(self.positions.device)], dim=2)
 
     def gather(self, indices: torch.Tensor) -> None:
         """Keep the slots ``indices`` ``(B, H_kv, n)`` (the same selection applied to keys and values)."""
+        self.tokens = self.tokens.gather(-1, indices)
         self.frames = self.frames.gather(-1, indices)
-        self.positions = self.positions.gather(-1, indices)
+        rows = self.positions.shape[-1]
+        self.positions = self.positions.gather(2, indices.unsqueeze(-1).expand(*indices.shape, rows))
+
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in (self.tokens, self.frames, self.positions) if t is not None)
 
 
 @dataclass

@@ -48,6 +48,22 @@ class ModelFamily(ABC):
     def decode_positions(self, next_pos: int, device: torch.device) -> torch.Tensor:
         """Position ids of one decoded token at logical position ``next_pos``."""
 
+    @abstractmethod
+    def rope_position_ids(self, positions: torch.Tensor) -> torch.Tensor:
+        """Ledger positions (N, S, R) as the rotary embedding's ``position_ids``."""
+
+    def unrotate(self, model: nn.Module, attn: nn.Module, keys: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """Pre-RoPE keys from cached post-RoPE ``keys`` (B, H_kv, S, D) and their ledger ``positions`` (B, H_kv, S, R).
+
+        Rotating by the negative angle (``sin`` negated) inverts RoPE exactly for the default rotary embedding; each
+        head has its own slots after pruning, so heads are folded into the batch.
+        """
+        b, h, s, d = keys.shape
+        flat = keys.reshape(b * h, 1, s, d)
+        position_ids = self.rope_position_ids(positions.reshape(b * h, s, -1).long())
+        cos, sin = self.language_model(model).rotary_emb(flat, position_ids)
+        return self.rotate(attn, flat, cos, -sin).reshape(b, h, s, d)
+
     def window_queries(self, attn: nn.Module, hidden_states: torch.Tensor, cos, sin, n: int) -> torch.Tensor:
         """Re-project and rotate the last ``n`` queries of a chunk: (B, H, n, D), as the attention forward does."""
         bsz = hidden_states.shape[0]
@@ -89,6 +105,9 @@ class Qwen2_5_VLFamily(ModelFamily):
     def decode_positions(self, next_pos, device):
         return torch.full((3, 1, 1), next_pos, dtype=torch.long, device=device)
 
+    def rope_position_ids(self, positions):
+        return positions.permute(2, 0, 1)  # (3, N, S)
+
 
 @dataclass(frozen=True)
 class Qwen2Family(ModelFamily):
@@ -114,6 +133,9 @@ class Qwen2Family(ModelFamily):
 
     def decode_positions(self, next_pos, device):
         return torch.full((1, 1), next_pos, dtype=torch.long, device=device)
+
+    def rope_position_ids(self, positions):
+        return positions[..., 0]  # (N, S)
 
 
 FAMILIES: dict[str, ModelFamily] = {}

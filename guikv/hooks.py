@@ -15,6 +15,7 @@ Batches are supported when every row shares one token layout (the screenshot spa
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,8 +35,9 @@ class _Chunk:
     """What the model pre-hook learned about the forward in flight."""
 
     cache: CompressedCache
+    tokens: torch.Tensor  # (B, q) index of each token in the uncompressed conversation
     frames: torch.Tensor  # (B, q) screenshot id per token, -1 for text
-    positions: torch.Tensor  # (B, q) logical (text-axis) positions
+    positions: torch.Tensor  # (B, q, R) RoPE position ids (R = 3 for M-RoPE, 1 otherwise)
     post_vision_start: int | None
     residual_norms: dict[int, torch.Tensor] = field(default_factory=dict)
     deferred: list[tuple[LayerView, int, torch.Tensor | None, float]] = field(default_factory=list)
@@ -107,22 +109,31 @@ class Compressor:
             ledger.frame_sizes[ledger.num_frames + k] = int((frames[0] == ledger.num_frames + k).sum())
         ledger.num_frames += n_images
         ledger.logical_length += q_len
+        start = ledger.logical_length - q_len
+        if kwargs.get("position_ids") is None and input_ids is not None and cache.get_seq_length() == 0:
+            # A first prefill without explicit positions: the model derives them from the ids (M-RoPE rope index);
+            # derive the same ones for the ledger.
+            grid = kwargs.get("image_grid_thw")
+            position_ids = self.family.chunk_positions(self.model, input_ids, grid, 0)
+        else:
+            position_ids = kwargs.get("position_ids")
         self._chunk = _Chunk(
             cache=cache,
+            tokens=torch.arange(start, start + q_len).expand(frames.shape[0], q_len),
             frames=frames,
-            positions=self._text_positions(kwargs, q_len, ledger.logical_length - q_len),
+            positions=self._rope_positions(position_ids, frames.shape[0], q_len, start),
             post_vision_start=post_vision,
         )
         return args, kwargs
 
     @staticmethod
-    def _text_positions(kwargs: dict, q_len: int, fallback_start: int) -> torch.Tensor:
-        pos = kwargs.get("position_ids")
-        if pos is None:
-            return torch.arange(fallback_start, fallback_start + q_len).unsqueeze(0)
-        if pos.dim() == 3:  # (3 or 4, B, q) M-RoPE; with 4 rows, row 0 is the text position
-            return pos[0]
-        return pos
+    def _rope_positions(pos: torch.Tensor | None, batch: int, q_len: int, fallback_start: int) -> torch.Tensor:
+        """(B, q, R) position ids of the chunk: M-RoPE's 3 rows (a 4-row form drops its text row), or 1 row."""
+        if pos is None:  # the model falls back to cache positions; the best record of them is the token order
+            return torch.arange(fallback_start, fallback_start + q_len).expand(batch, q_len).unsqueeze(-1)
+        if pos.dim() == 3:  # (3 or 4, B, q)
+            return pos[-3:].permute(1, 2, 0)
+        return pos.unsqueeze(-1)
 
     def _after_model(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
         chunk, self._chunk = self._chunk, None
@@ -171,7 +182,8 @@ class Compressor:
             cache = chunk.cache
             layer = cache.layers[idx]
             ledger = cache.ledger.layer(idx)
-            ledger.append(chunk.frames.to(layer.keys.device), chunk.positions.to(layer.keys.device), layer.keys.shape[1])
+            device = layer.keys.device
+            ledger.append(chunk.tokens.to(device), chunk.frames.to(device), chunk.positions.to(device), layer.keys.shape[1])
             hidden = kwargs["hidden_states"]
             if hidden.shape[1] < 2:
                 return None
@@ -190,6 +202,8 @@ class Compressor:
                 capacity=self.press.capacity(cache.ledger.logical_length),
                 residual_norms=chunk.residual_norms.pop(idx, None),
                 post_vision_start=chunk.post_vision_start,
+                positions=ledger.positions,
+                unrotate=functools.partial(self.family.unrotate, self.model, module),
             )
             if view.logical_length <= view.capacity:  # the budget covers the whole context: nothing to prune
                 return None

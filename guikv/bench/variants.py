@@ -20,6 +20,7 @@ VARIANTS: dict[str, dict] = {
     "reference saliency (attention input)": {"saliency_source": "attention_input"},
     "reference basis (first 32 tokens)": {"temporal_basis": "first_tokens"},
     "reference (both)": {"saliency_source": "attention_input", "temporal_basis": "first_tokens"},
+    "pre-RoPE keys for the temporal term": {"temporal_keys": "pre_rope"},
     "no saliency (alpha 0)": {"alpha": 0.0},
     "no temporal term": {"temporal": False},
 }
@@ -47,7 +48,7 @@ class VariantsResult:
 def _kept(model, inputs, budget: float, options: dict) -> list[torch.Tensor]:
     with torch.no_grad(), guikv.press("gui_kv", budget=budget, **options)(model):
         cache = model(**inputs, use_cache=True).past_key_values
-    return [(layer.positions, layer.frames) for layer in cache.ledger.layers]
+    return [(layer.tokens, layer.frames) for layer in cache.ledger.layers]
 
 
 def run_variants_bench(budget: float = 0.2, screenshots: int = 4, seed: int = 0) -> VariantsResult:

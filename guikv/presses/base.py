@@ -7,6 +7,7 @@ its budget varies by layer, ``layer_capacity``. Selection, gathering and cache s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
@@ -27,7 +28,8 @@ if TYPE_CHECKING:
 class LayerView:
     """One layer during one multi-token forward, after this chunk's keys/values were appended to the cache.
 
-    Shapes: ``keys``/``values`` (B, H_kv, S, D) post-RoPE; ``frames`` (B, H_kv, S) screenshot id per slot (-1 text);
+    Shapes: ``keys``/``values`` (B, H_kv, S, D) post-RoPE; ``frames`` (B, H_kv, S) screenshot id per slot (-1 text),
+    ``positions`` (B, H_kv, S, R) their RoPE position ids;
     ``hidden_states`` (B, q, d) the attention input (RMS-normed); ``residual_norms`` (B, q) L2 norms of the decoder
     layer's input (the residual stream) when the press asked for them. The chunk occupies the last q slots.
     """
@@ -46,6 +48,8 @@ class LayerView:
     capacity: int
     residual_norms: torch.Tensor | None = None
     post_vision_start: int | None = None  # chunk index of the last <|vision_end|> (VL-Cache's window start)
+    positions: torch.Tensor | None = None  # (B, H_kv, S, R) RoPE position ids of every slot
+    unrotate: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None  # (keys, positions) -> pre-RoPE keys
     _probs: dict[int, torch.Tensor] = field(default_factory=dict, repr=False)
 
     @property

@@ -12,8 +12,10 @@ Paper vs reference code (spec C.4), each a switch here:
   "first_tokens" (the reference: QR whose first 32 columns span the screenshot's first 32 tokens).
 - ``redundant_fraction``: ``None`` (default, the reference's and paper's rule: ``1 - b`` with b = capacity / length)
   or a fixed share of earlier-screenshot tokens to zero.
-Keys are post-RoPE in both modes (what the cache holds). GQA: scores are averaged over each KV head's query heads,
-so the cache stays in key/value-head form; the reference selects per query head on a 7x repeated cache.
+- ``temporal_keys``: "post_rope" (default, what the cache holds and the reference uses: identical content at another
+  position looks different) or "pre_rope" (keys un-rotated from their recorded positions: content alone).
+GQA: scores are averaged over each KV head's query heads, so the cache stays in key/value-head form; the reference
+selects per query head on a 7x repeated cache.
 A chunk without a screenshot falls back to SnapKV with a warning (the reference has no such case).
 """
 
@@ -43,6 +45,7 @@ class GuiKVPress(SnapKVPress):
     saliency_source: Literal["residual", "attention_input"] = "residual"
     temporal_basis: BasisKind = "principal"
     redundant_fraction: float | None = None
+    temporal_keys: Literal["post_rope", "pre_rope"] = "post_rope"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -56,6 +59,8 @@ class GuiKVPress(SnapKVPress):
             raise ValueError(f"gui_kv: saliency_source must be 'residual' or 'attention_input', got {self.saliency_source!r}")
         if self.temporal_basis not in ("principal", "first_tokens"):
             raise ValueError(f"gui_kv: temporal_basis must be 'principal' or 'first_tokens', got {self.temporal_basis!r}")
+        if self.temporal_keys not in ("post_rope", "pre_rope"):
+            raise ValueError(f"gui_kv: temporal_keys must be 'post_rope' or 'pre_rope', got {self.temporal_keys!r}")
         if self.redundant_fraction is not None and not 0.0 <= self.redundant_fraction <= 1.0:
             raise ValueError(f"gui_kv: redundant_fraction must be in [0, 1], got {self.redundant_fraction!r}")
 
@@ -99,8 +104,11 @@ class GuiKVPress(SnapKVPress):
         if not bool(earlier.any()):
             return scores
         first = view.chunk_start
-        basis = subspace_basis(view.keys[:, :, first + start : first + end], self.rank, self.temporal_basis)
-        residuals = projection_residuals(view.keys[:, :, : view.seq_len - window], basis)
+        keys = view.keys
+        if self.temporal_keys == "pre_rope":  # compare content, not content rotated by each token's position
+            keys = view.unrotate(keys, view.positions)
+        basis = subspace_basis(keys[:, :, first + start : first + end], self.rank, self.temporal_basis)
+        residuals = projection_residuals(keys[:, :, : view.seq_len - window], basis)
         fraction = self.redundant_fraction
         if fraction is None:
             fraction = 1.0 - min(1.0, view.capacity / max(1, view.logical_length))

@@ -122,7 +122,7 @@ def test_gui_kv_without_saliency_keeps_snap_kv_tokens(vl_model, processor):
     for method, options in [("snap_kv", {}), ("gui_kv", {"alpha": 0.0})]:
         with torch.no_grad(), guikv.press(method, budget=0.2, **options)(vl_model):
             cache = vl_model(**prompt, use_cache=True).past_key_values
-        kept[method] = [layer.positions.clone() for layer in cache.ledger.layers]
+        kept[method] = [layer.tokens.clone() for layer in cache.ledger.layers]
         kept[method + "_keys"] = [layer.keys.clone() for layer in cache.layers]
     for a, b in zip(kept["snap_kv"], kept["gui_kv"], strict=True):
         assert torch.equal(a, b)
@@ -138,7 +138,7 @@ def test_gui_kv_saliency_changes_selection(vl_model, processor):
     for method, options in [("snap_kv", {}), ("gui_kv", {"alpha": 50.0, "temperature": 0.1})]:
         with torch.no_grad(), guikv.press(method, budget=0.2, **options)(vl_model):
             cache = vl_model(**prompt, use_cache=True).past_key_values
-        kept.append(torch.cat([layer.positions for layer in cache.ledger.layers]))
+        kept.append(torch.cat([layer.tokens for layer in cache.ledger.layers]))
     assert not torch.equal(kept[0], kept[1])
 
 
@@ -175,7 +175,7 @@ def test_gui_kv_without_screenshot_falls_back_to_snap_kv(vl_model, processor):
         with warnings.catch_warnings(record=True) as caught, torch.no_grad(), guikv.press(method, budget=0.3)(vl_model):
             warnings.simplefilter("always")
             cache = vl_model(**prompt, use_cache=True).past_key_values
-        results.append((cache.ledger.layers[0].positions.clone(), [str(w.message) for w in caught]))
+        results.append((cache.ledger.layers[0].tokens.clone(), [str(w.message) for w in caught]))
     assert torch.equal(results[0][0], results[1][0])
     assert any("falls back to snap_kv" in m for m in results[1][1])
 
@@ -196,3 +196,55 @@ def test_hooks_are_removed_after_the_block(vl_model, vl_prompt):
         inside = sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in vl_model.modules())
     after = sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in vl_model.modules())
     assert inside > before and after == before
+
+
+@pytest.mark.parametrize("which", ["vl", "text"])
+def test_unrotate_recovers_pre_rope_keys_after_pruning(request, which):
+    """The ledger's positions un-rotate the cached keys back to k_proj's output, slot by slot, after pruning."""
+    model, prompt = _model_and_prompt(request, which)
+    layers = session_family_layers(model)
+    projected = []
+    handle = layers[1].self_attn.k_proj.register_forward_hook(lambda m, a, out: projected.append(out))
+    try:
+        with torch.no_grad(), guikv.press("snap_kv", budget=0.3)(model) as compressor:
+            cache = model(**prompt, use_cache=True).past_key_values
+            keys = cache.layers[1].keys
+            ledger = cache.ledger.layers[1]
+            pre = compressor.family.unrotate(model, layers[1].self_attn, keys, ledger.positions)
+    finally:
+        handle.remove()
+    b, length, _ = projected[0].shape
+    h_kv, d = keys.shape[1], keys.shape[-1]
+    raw = projected[0].view(b, length, h_kv, d).transpose(1, 2)  # (B, H_kv, L, D) before RoPE
+    expected = raw.gather(2, ledger.tokens.long().unsqueeze(-1).expand(-1, -1, -1, d))
+    assert keys.shape[2] < length
+    torch.testing.assert_close(pre, expected, atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(keys, expected, atol=1e-3)  # the cached keys really are rotated
+
+
+def session_family_layers(model):
+    from guikv.families import family_of
+
+    return family_of(model).decoder_layers(model)
+
+
+def test_pre_rope_temporal_keys_see_a_repeated_screenshot(vl_model, processor):
+    """Two identical screenshots at different positions: their layer-0 keys match only once un-rotated."""
+    from guikv.temporal import projection_residuals, subspace_basis
+    from guikv.testing import synthetic_screenshot
+
+    image = synthetic_screenshot(112, 84, seed=7)
+    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "first"}]},
+                {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "again"}]}]
+    prompt = processor.encode(processor.render(messages), [image, image])
+    with torch.no_grad(), guikv.press("full")(vl_model) as compressor:
+        cache = vl_model(**prompt, use_cache=True).past_key_values
+    ledger, keys = cache.ledger.layers[0], cache.layers[0].keys
+    earlier, current = (ledger.frames[0, 0] == 0), (ledger.frames[0, 0] == 1)
+    attn = compressor.family.decoder_layers(vl_model)[0].self_attn
+    pre = compressor.family.unrotate(vl_model, attn, keys, ledger.positions)
+    residual = {}
+    for name, k in (("pre", pre), ("post", keys)):
+        basis = subspace_basis(k[:, :, current], 8, "first_tokens")
+        residual[name] = projection_residuals(k[:, :, earlier][:, :, :8], basis)
+    assert residual["pre"].max() < 1e-2 < 0.1 < residual["post"].min()

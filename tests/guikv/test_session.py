@@ -77,9 +77,11 @@ def test_positions_after_pruning_match_one_shot(request, which, method):
     one_shot = family.chunk_positions(model, prompt["input_ids"], prompt.get("image_grid_thw"), 0)
     fed = torch.cat(seen, dim=-1)
     assert torch.equal(fed, one_shot)
-    # The ledger keeps each surviving slot's logical position: the newest window is exactly the prompt's tail.
-    tail = session.cache.ledger.layers[0].positions[0, 0, -4:]
-    assert torch.equal(tail, one_shot.reshape(-1, one_shot.shape[-1])[0, -4:])
+    # The ledger keeps each surviving slot's RoPE positions: the newest window is exactly the prompt's tail.
+    tail = session.cache.ledger.layers[0].positions[0, 0, -4:].long()
+    expected = one_shot[:, 0, -4:].T if one_shot.dim() == 3 else one_shot[0, -4:, None]
+    assert torch.equal(tail, expected)
+    assert session.cache.ledger.layers[0].tokens[0, 0, -1] == prompt["input_ids"].shape[1] - 1
 
 
 @pytest.mark.parametrize("method", ["snap_kv", "gui_kv", "pyramid_kv", "vl_cache"])
