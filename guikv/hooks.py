@@ -218,7 +218,7 @@ class Compressor:
 
     def _score_and_prune(self, chunk: _Chunk, view: LayerView, idx: int) -> None:
         """Score the layer and prune it now, or stash it for a press that allocates over all layers."""
-        cache, hidden = chunk.cache, view.hidden_states
+        cache = chunk.cache
         window = self.press.window(view)
         if not self.press.defers:
             capacity = self.press.layer_capacity(view, window)
@@ -227,8 +227,7 @@ class Compressor:
         scores = self.press.score(view)
         if self.press.defers:
             stat = self.press.layer_statistic(view, window)
-            view._probs.clear()
-            view.hidden_states = hidden[:, :0]  # the deferred view keeps shapes only, not activations
+            view.release()
             chunk.deferred.append((view, window, scores, stat))
             return
         self._prune(cache, idx, scores, capacity, window)

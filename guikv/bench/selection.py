@@ -94,7 +94,7 @@ def vectorised_selection(inputs: dict, shapes: SelectionShapes, press: GuiKVPres
         residual_norms=residual,
     )
     window = press.window(view)
-    view._probs[window] = window_attention(inputs["queries"], keys, shapes.head_dim**-0.5)
+    view.provide_window_probs(window, window_attention(inputs["queries"], keys, shapes.head_dim**-0.5))
     return select(press.score(view), capacity, window, s)
 
 

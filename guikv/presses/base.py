@@ -83,6 +83,15 @@ class LayerView:
             self._probs[n] = window_attention(q, self.keys, self.attn.scaling)
         return self._probs[n]
 
+    def provide_window_probs(self, n: int, probs: torch.Tensor) -> None:
+        """Use ``probs`` (B, H, n, S) as the last-``n`` window attention (benchmarks feed synthetic queries)."""
+        self._probs[n] = probs
+
+    def release(self) -> None:
+        """Drop the activations and window attention a deferred view no longer needs (shapes stay)."""
+        self._probs.clear()
+        self.hidden_states = self.hidden_states[:, :0]
+
     def snap_scores(self, n: int, kernel_size: int) -> torch.Tensor:
         """SnapKV scores (B, H_kv, S - n) of the slots before the last ``n``."""
         return pooled_window_scores(self.window_probs(n), kernel_size, self.num_kv_heads)

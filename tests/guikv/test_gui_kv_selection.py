@@ -100,7 +100,7 @@ def test_vectorised_selection_matches_loop(kind):
     )
     start_in_chunk = span[0] - (s - chunk_len)
     view.residual_norms[:, start_in_chunk : start_in_chunk + frame_len] = norms
-    view._probs[w] = window_attention(q, keys, d**-0.5)
+    view.provide_window_probs(w, window_attention(q, keys, d**-0.5))
     assert press.window(view) == w
     fast = select(press.score(view), capacity, w, s)
 
