@@ -144,6 +144,23 @@ def box_point(value: Any) -> Point | None:
     return (numbers[0], numbers[1]) if len(numbers) >= 2 else None
 
 
+def literal_point(value: Any) -> Point | None:
+    """(x, y) of a box argument as the drivers read it: a Python literal list/tuple (or one already parsed)."""
+    try:
+        parsed = ast.literal_eval(value) if isinstance(value, str) else value
+    except (ValueError, SyntaxError, TypeError):
+        return None
+    return box_point(list(parsed)) if isinstance(parsed, (list, tuple)) else None
+
+
+def first_ui_tars_action(text: str, width: int, height: int) -> UITarsAction:
+    """The first parsed call of a UI-TARS output (the drivers score only it); ``ActionParseError`` when there is none."""
+    parsed = parse_ui_tars(text, width, height)
+    if not parsed:
+        raise ActionParseError("no 'Action:' in the output")
+    return parsed[0]
+
+
 # --- OpenCUA --------------------------------------------------------------------------------------------------------
 
 _XY = re.compile(r"x=([\d.]+),\s*y=([\d.]+)")

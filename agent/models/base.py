@@ -55,11 +55,19 @@ class ModelAdapter(ABC):
 
     name: ClassVar[str]
     max_new_tokens: int
+    min_pixels: int
+    max_pixels: int
+
+    def check_common_options(self) -> None:
+        """Validate the options every adapter has (called from the subclasses' ``__post_init__``)."""
+        if self.max_new_tokens <= 0:
+            raise ValueError(f"max_new_tokens must be positive, got {self.max_new_tokens}")
+        PixelLimits(self.min_pixels, self.max_pixels)
 
     @property
-    @abstractmethod
     def model_pixel_limits(self) -> PixelLimits:
         """Min/max pixels the image processor must use; coordinates are mapped with the same limits."""
+        return PixelLimits(self.min_pixels, self.max_pixels)
 
     @property
     @abstractmethod

@@ -31,7 +31,7 @@ from typing import Any, ClassVar, Literal
 
 from PIL import Image
 
-from agent.coords import OPENCUA_PIXEL_LIMITS, Convention, CoordinateMap, PixelLimits
+from agent.coords import OPENCUA_PIXEL_LIMITS, Convention, CoordinateMap
 from agent.errors import ModelOutputError
 from agent.models.base import (
     Message,
@@ -134,13 +134,7 @@ class OpenCUAAdapter(ModelAdapter):
     def __post_init__(self) -> None:
         if self.coordinates not in COORDINATE_MODES:
             raise ValueError(f"unknown OpenCUA coordinate mode {self.coordinates!r}; expected one of {COORDINATE_MODES}")
-        if self.max_new_tokens <= 0:
-            raise ValueError(f"max_new_tokens must be positive, got {self.max_new_tokens}")
-        PixelLimits(self.min_pixels, self.max_pixels)
-
-    @property
-    def model_pixel_limits(self) -> PixelLimits:
-        return PixelLimits(self.min_pixels, self.max_pixels)
+        self.check_common_options()
 
     @property
     def coordinate_convention(self) -> Convention:

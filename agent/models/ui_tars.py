@@ -42,7 +42,7 @@ from typing import ClassVar
 from PIL import Image
 from ui_tars.prompt import COMPUTER_USE_DOUBAO, GROUNDING_DOUBAO, MOBILE_USE_DOUBAO
 
-from agent.coords import CONVENTIONS, UI_TARS_PIXEL_LIMITS, Convention, CoordinateMap, PixelLimits
+from agent.coords import CONVENTIONS, UI_TARS_PIXEL_LIMITS, Convention, CoordinateMap
 from agent.errors import ModelOutputError
 from agent.models.base import (
     Message,
@@ -170,13 +170,7 @@ class UITarsAdapter(ModelAdapter):
             raise ValueError(f"unknown UI-TARS thought language {self.language!r}; expected one of {LANGUAGES}")
         if self.coordinates not in CONVENTIONS:
             raise ValueError(f"unknown coordinate convention {self.coordinates!r}; expected one of {CONVENTIONS}")
-        if self.max_new_tokens <= 0:
-            raise ValueError(f"max_new_tokens must be positive, got {self.max_new_tokens}")
-        PixelLimits(self.min_pixels, self.max_pixels)
-
-    @property
-    def model_pixel_limits(self) -> PixelLimits:
-        return PixelLimits(self.min_pixels, self.max_pixels)
+        self.check_common_options()
 
     @property
     def coordinate_convention(self) -> Convention:

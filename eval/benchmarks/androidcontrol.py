@@ -21,7 +21,6 @@ scroll point (§2.4)              first action input, positionally              
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +42,7 @@ from eval.benchmarks.base import (
     read_json,
     require,
 )
-from eval.parsing import ActionParseError, box_point, parse_opencua_actions, parse_ui_tars
+from eval.parsing import ActionParseError, first_ui_tars_action, literal_point, parse_opencua_actions
 from eval.scoring import DEFAULT_MODE, ModelFamily, ScoringMode, check_family, check_mode, mean
 
 DATA_FILE = "500_steps.json"
@@ -115,19 +114,9 @@ class AndroidControlSample(Sample):
 # --- prediction -> driver operation --------------------------------------------------------------------------------
 
 
-def _literal_point(value: Any) -> tuple[float, float] | None:
-    try:
-        parsed = ast.literal_eval(value) if isinstance(value, str) else value
-    except (ValueError, SyntaxError, TypeError):
-        return None
-    return box_point(list(parsed)) if isinstance(parsed, (list, tuple)) else None
-
-
 def ui_tars_prediction(text: str, width: int, height: int, mode: ScoringMode) -> AndroidPrediction:
-    parsed = parse_ui_tars(text, width, height)
-    if not parsed:
-        raise ActionParseError("no 'Action:' in the output")
-    operation, inputs = parsed[0].action_type or "", parsed[0].inputs
+    action = first_ui_tars_action(text, width, height)
+    operation, inputs = action.action_type or "", action.inputs
     values = list(inputs.values())
     point_value: Any = ""
     direction, content = "", ""
@@ -146,7 +135,7 @@ def ui_tars_prediction(text: str, width: int, height: int, mode: ScoringMode) ->
         content = finished_status(inputs.get("content", ""))
     elif operation == "open_app" and mode == "corrected":
         content = inputs.get("app_name", "")
-    return AndroidPrediction(operation, _literal_point(point_value), direction, content)
+    return AndroidPrediction(operation, literal_point(point_value), direction, content)
 
 
 def opencua_prediction(text: str, width: int, height: int, mode: ScoringMode) -> AndroidPrediction:

@@ -25,7 +25,6 @@ UI-TARS inputs (§5.3)        taken positionally (1st, 2nd argument)            
 
 from __future__ import annotations
 
-import ast
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -47,7 +46,7 @@ from eval.benchmarks.base import (
     as_turns,
     require,
 )
-from eval.parsing import ActionParseError, box_point, parse_opencua_actions, parse_ui_tars
+from eval.parsing import ActionParseError, first_ui_tars_action, literal_point, parse_opencua_actions
 from eval.scoring import DEFAULT_MODE, ModelFamily, ScoringMode, check_family, check_mode, in_xywh, mean, operation_f1
 
 SPLITS = ("domain", "task", "website")
@@ -77,19 +76,9 @@ class Mind2WebPrediction:
         }
 
 
-def _literal_point(value: Any) -> tuple[float, float] | None:
-    try:
-        parsed = ast.literal_eval(value) if isinstance(value, str) else value
-    except (ValueError, SyntaxError, TypeError):
-        return None
-    return box_point(list(parsed)) if isinstance(parsed, (list, tuple)) else None
-
-
 def ui_tars_prediction(text: str, width: int, height: int, mode: ScoringMode) -> Mind2WebPrediction:
-    parsed = parse_ui_tars(text, width, height)
-    if not parsed:
-        raise ActionParseError("no 'Action:' in the output")
-    operation, inputs = parsed[0].action_type or "", parsed[0].inputs
+    action = first_ui_tars_action(text, width, height)
+    operation, inputs = action.action_type or "", action.inputs
     if operation not in ("click", "type", "select", "scroll"):
         raise ActionParseError(f"operation {operation!r} is not one of click/type/select/scroll")
     if mode == "reference":
@@ -100,11 +89,11 @@ def ui_tars_prediction(text: str, width: int, height: int, mode: ScoringMode) ->
             raise ActionParseError(f"{operation} needs {wanted} argument(s), got {len(values)}")
         if operation == "type":
             return Mind2WebPrediction("type", content=values[0])
-        point = _literal_point(values[0])
+        point = literal_point(values[0])
         if operation == "scroll":
             return Mind2WebPrediction("scroll", point, direction=values[1])
         return Mind2WebPrediction(operation, point, content=values[1] if operation == "select" else "")
-    point = _literal_point(inputs.get("start_box", ""))
+    point = literal_point(inputs.get("start_box", ""))
     return Mind2WebPrediction(operation, point, inputs.get("direction", ""), inputs.get("content", ""))
 
 

@@ -39,7 +39,7 @@ from eval.benchmarks.base import (
     require,
     require_box,
 )
-from eval.parsing import ActionParseError, opencua_click_points, parse_ui_tars
+from eval.parsing import ActionParseError, first_ui_tars_action, opencua_click_points
 from eval.scoring import DEFAULT_MODE, ModelFamily, ScoringMode, check_family, check_mode, in_xyxy, mean, normalize_box
 
 SPLITS = ("mobile", "desktop", "web")
@@ -56,17 +56,15 @@ def grounding_point(text: str, family: ModelFamily, width: int, height: int) -> 
         if not points:
             raise ActionParseError("no click-like pyautogui line in the output")
         return points[0]
-    parsed = parse_ui_tars(text, width, height)
-    if not parsed:
-        raise ActionParseError("no 'Action:' in the output")
-    values = list(parsed[0].inputs.values())
+    action = first_ui_tars_action(text, width, height)
+    values = list(action.inputs.values())
     if not values:
-        raise ActionParseError(f"action {parsed[0].action_type!r} has no arguments")
+        raise ActionParseError(f"action {action.action_type!r} has no arguments")
     try:
         point = ast.literal_eval(values[0])
         return (float(point[0]), float(point[1]))
     except (ValueError, SyntaxError, TypeError, IndexError, KeyError) as error:
-        raise ActionParseError(f"first argument {values[0]!r} of {parsed[0].action_type!r} is not a point") from error
+        raise ActionParseError(f"first argument {values[0]!r} of {action.action_type!r} is not a point") from error
 
 
 @dataclass(frozen=True, eq=False)
