@@ -51,9 +51,6 @@ class LayerLedger:
         rows = self.positions.shape[-1]
         self.positions = self.positions.gather(2, indices.unsqueeze(-1).expand(*indices.shape, rows))
 
-    def nbytes(self) -> int:
-        return sum(t.numel() * t.element_size() for t in (self.tokens, self.frames, self.positions) if t is not None)
-
 
 @dataclass
 class Ledger:

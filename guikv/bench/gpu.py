@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from guikv.loading import UI_TARS_MAX_PIXELS, UI_TARS_MIN_PIXELS
+from guikv.loading import UI_TARS_MAX_PIXELS, UI_TARS_MIN_PIXELS, default_attention
 from guikv.session import MemorySession
 from guikv.testing import TinyShapes, synthetic_screenshot, tiny_processor, tiny_qwen2_5_vl
 
@@ -81,14 +81,7 @@ def _peak(device: str, kv_bytes: int) -> int:
 def run_scale_bench(config: ScaleBenchConfig, on_row: Callable[[ScaleRow], None] | None = None) -> ScaleBenchResult:
     dtype = {"bfloat16": torch.bfloat16, "float32": torch.float32, "float16": torch.float16}[config.dtype]
     processor = tiny_processor(min_pixels=config.min_pixels, max_pixels=config.max_pixels)
-    attn = "sdpa"
-    if config.device.startswith("cuda"):
-        try:
-            import flash_attn  # noqa: F401
-
-            attn = "flash_attention_2"
-        except ImportError:
-            pass
+    attn = default_attention(config.device)
     model = tiny_qwen2_5_vl(config.shapes, tokenizer=processor.tokenizer, attn_implementation=attn)
     model = model.to(device=config.device, dtype=dtype)
     result = ScaleBenchResult(config={**asdict(config), "shapes": asdict(config.shapes), "attention": attn},

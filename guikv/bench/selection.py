@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -199,7 +199,3 @@ def run_selection_bench(
         plain_loop_ms=round(plain_ms, 1) if plain_ms is not None else None,
         plain_speedup=round(plain_ms / vec_ms, 1) if plain_ms is not None else None,
     )
-
-
-def as_dict(result: SelectionResult) -> dict:
-    return asdict(result)
