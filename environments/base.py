@@ -12,7 +12,7 @@ a broken environment (no browser, no display, an unreachable page) raises an ``E
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, TypeVar
@@ -88,6 +88,14 @@ class Env(ABC):
 
     name: str = "env"
     _size: tuple[int, int] | None = None
+    should_stop: Callable[[], bool] | None = None
+    """Polled between the chunks of a long action (a huge scroll, a long drag, long text): when it returns True the
+    action stops early and ``info["cut_short"]`` says how far it got. The runner sets it (``make(..., should_stop=)``)
+    from Ctrl+C, SIGTERM and ``--max-seconds``, so a stop takes effect within a second whatever the model asked."""
+
+    def _stop_now(self) -> bool:
+        """Whether the runner asked the action in progress to stop."""
+        return self.should_stop is not None and bool(self.should_stop())
 
     @abstractmethod
     def reset(self, task: str | None = None, *, options: Mapping[str, Any] | None = None) -> Observation:

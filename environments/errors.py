@@ -26,3 +26,10 @@ class UnreachableURLError(EnvError):
         super().__init__(f"cannot open {url}: {reason}. Check that the server is running and the URL's scheme, host and port")
         self.url = url
         self.reason = reason
+
+
+class FailSafeError(EnvError):
+    """pyautogui's fail-safe fired (the pointer reached a screen corner): a person wants the agent to stop.
+
+    The loop turns it into a clean stop (``StopReason`` kind ``failsafe``) with the record still written.
+    """

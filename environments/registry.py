@@ -29,12 +29,17 @@ def registered() -> tuple[str, ...]:
     return tuple(sorted(_FACTORIES))
 
 
-def make(name: str, **config: Any) -> Env:
-    """A new environment ``name`` built with ``config``; ``ValueError`` listing the registered names if unknown."""
+def make(name: str, *, should_stop: Callable[[], bool] | None = None, **config: Any) -> Env:
+    """A new environment ``name`` built with ``config``; ``ValueError`` listing the registered names if unknown.
+
+    ``should_stop`` becomes the environment's ``Env.should_stop`` (polled inside long actions).
+    """
     factory = _FACTORIES.get(name)
     if factory is None:
         raise ValueError(f"unknown environment {name!r}; registered: {', '.join(registered())}")
-    return factory(**config)
+    env = factory(**config)
+    env.should_stop = should_stop
+    return env
 
 
 def _config(config_type: type, config: dict[str, Any]) -> Any:
