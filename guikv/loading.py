@@ -15,9 +15,6 @@ UI_TARS_MIN_PIXELS = 100 * 28 * 28
 UI_TARS_MAX_PIXELS = 16384 * 28 * 28
 DEFAULT_MODEL = "ByteDance-Seed/UI-TARS-1.5-7B"
 
-_VISION_LANGUAGE = {"qwen2_5_vl", "qwen2_vl"}
-_LANGUAGE_ONLY = {"qwen2", "qwen3", "llama", "mistral"}
-_REMOTE = {"opencua"}
 
 
 class ModelLoadError(RuntimeError):
@@ -68,19 +65,21 @@ def load_model(
     device: str = "cpu",
     attn_implementation: str | None = None,
     trust_remote_code: bool = False,
-    min_pixels: int = UI_TARS_MIN_PIXELS,
-    max_pixels: int = UI_TARS_MAX_PIXELS,
+    min_pixels: int | None = None,
+    max_pixels: int | None = None,
 ) -> tuple[nn.Module, VisionTextProcessor]:
     """Load ``(model, processor)`` from a hub id or a folder written by ``save_pretrained``.
 
-    Qwen2.5-VL checkpoints (UI-TARS-1.5) load as ``Qwen2_5_VLForConditionalGeneration``; Qwen2-family language
-    models as ``AutoModelForCausalLM``; OpenCUA only with ``trust_remote_code=True`` (its own code; untested here).
+    The family is looked up in ``guikv.models`` from the checkpoint's ``config.json`` (``model_type`` /
+    ``architectures``); its spec loads it. Pixel limits default to the family's own; an unknown family is a
+    ``ModelLoadError`` listing the known ones.
     """
-    from transformers import AutoConfig
+    from transformers import PretrainedConfig
 
     source = resolve_source(name_or_path)
     try:
-        config = AutoConfig.from_pretrained(source, trust_remote_code=trust_remote_code)
+        # The raw config.json: a family whose model_type transformers does not know (OpenCUA) is still recognised.
+        config, _ = PretrainedConfig.get_config_dict(source)
     except OSError as exc:
         raise ModelLoadError(
             f"could not load {source!r}: its weights are neither in a local folder nor reachable on the Hugging Face "
@@ -91,30 +90,18 @@ def load_model(
         if "trust_remote_code" in str(exc):
             raise ModelLoadError(f"{source} ships its own model code; pass trust_remote_code=True (--trust-remote-code)") from exc
         raise
-    model_type = getattr(config, "model_type", "")
-    torch_dtype = resolve_dtype(dtype, device)
-    common: dict[str, Any] = {
-        "dtype": torch_dtype,
+    from guikv.models.registry import UnknownModelError, spec_for_config
+
+    try:
+        spec = spec_for_config(config, source)
+    except UnknownModelError as exc:
+        raise ModelLoadError(str(exc)) from None
+    model_options: dict[str, Any] = {
+        "dtype": resolve_dtype(dtype, device),
         "attn_implementation": attn_implementation or default_attention(device),
     }
-    if model_type in _VISION_LANGUAGE:
-        from transformers import Qwen2_5_VLForConditionalGeneration
-
-        model = Qwen2_5_VLForConditionalGeneration.from_pretrained(source, **common)
-        processor = VisionTextProcessor.from_pretrained(source, min_pixels=min_pixels, max_pixels=max_pixels)
-    elif model_type in _LANGUAGE_ONLY:
-        from transformers import AutoModelForCausalLM
-
-        model = AutoModelForCausalLM.from_pretrained(source, **common)
-        processor = VisionTextProcessor.from_pretrained(source)
-    elif model_type in _REMOTE:
-        if not trust_remote_code:
-            raise ModelLoadError(f"{source} (OpenCUA) loads only through its own code: pass trust_remote_code=True")
-        from transformers import AutoModel
-
-        model = AutoModel.from_pretrained(source, trust_remote_code=True, **common)
-        processor = VisionTextProcessor.from_pretrained(source, trust_remote_code=True)
-    else:
-        supported = sorted(_VISION_LANGUAGE | _LANGUAGE_ONLY | _REMOTE)
-        raise ModelLoadError(f"{source}: model_type {model_type!r} is not supported; supported: {supported}")
+    model, processor = spec.load(
+        source, model_options=model_options, min_pixels=min_pixels, max_pixels=max_pixels,
+        trust_remote_code=trust_remote_code,
+    )
     return model.to(device).eval(), processor

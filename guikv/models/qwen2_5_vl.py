@@ -1,0 +1,28 @@
+"""Qwen2.5-VL (UI-TARS-1.5-7B, Qwen2.5-VL-*-Instruct): stock transformers class, 3-D M-RoPE, processor-side expansion."""
+
+from __future__ import annotations
+
+from guikv.families import Qwen2_5_VLFamily
+from guikv.models.spec import ImageTokenLayout, ModelSpec, PixelSpec
+
+
+def load(source: str, **options):
+    from transformers import Qwen2_5_VLForConditionalGeneration
+
+    from guikv.models.loaders import load_stock
+
+    return load_stock(Qwen2_5_VLForConditionalGeneration, source, SPEC, **options)
+
+
+SPEC = ModelSpec(
+    name="qwen2_5_vl",
+    model_types=("qwen2_5_vl",),
+    architectures=("Qwen2_5_VLForConditionalGeneration",),
+    rope=Qwen2_5_VLFamily(),
+    load=load,
+    image_tokens=ImageTokenLayout(pad="<|image_pad|>", start="<|vision_start|>", end="<|vision_end|>"),
+    # UI-TARS' limits (spec A.4): min 100*28*28, max 16384*28*28.
+    pixels=PixelSpec(patch_size=14, merge_size=2, min_pixels=100 * 28 * 28, max_pixels=16384 * 28 * 28),
+    default_adapter="ui_tars",
+    checkpoints=("ByteDance-Seed/UI-TARS-1.5-7B", "Qwen/Qwen2.5-VL-7B-Instruct"),
+)
