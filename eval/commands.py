@@ -7,7 +7,6 @@ from __future__ import annotations
 import enum
 import json
 import os
-from dataclasses import fields
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -94,7 +93,7 @@ def _pair(text: str, flag: str, example: str) -> tuple[str, str]:
 
 def benchmark_options(name: str, pairs: list[str]) -> dict[str, Any]:
     """``KEY=VALUE`` benchmark options typed like the option's default (comma lists for tuples)."""
-    defaults = {f.name: f.default for f in fields(benchmark_class(name)) if f.name not in ("data_dir", "images_dir")}
+    defaults = benchmark_class(name).option_defaults()
     options: dict[str, Any] = {}
     for text in pairs:
         key, value = _pair(text, "--option", "instruction_level=low")

@@ -9,7 +9,8 @@ replay must read the text exactly as the reference did, quirks included, or its 
   ``pyautogui.`` / ``computer.`` lines); :func:`opencua_click_points` its grounding helper for ScreenSpot.
 
 Coordinates come back **normalized**: model pixels divided by the smart-resized width/height of the original image
-(``agent.coords.smart_resize`` with UI-TARS' limits, as the reference uses for both models).
+(``agent.coords.smart_resize``). ``limits`` are the pixel limits the run's image processor resized with, since that
+is the frame the model answered in; the default is UI-TARS' limits, which the reference uses for both models.
 Every failure the reference's ``try`` blocks would swallow surfaces here as :class:`ActionParseError`, so a scorer
 records it as a model error instead of crashing.
 """
@@ -22,7 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.coords import smart_resize  # the Qwen2.5-VL rule (spec A.4); UI-TARS' pixel limits by default
+from agent.coords import UI_TARS_PIXEL_LIMITS, PixelLimits, resized_size  # the Qwen2.5-VL rule (spec A.4)
+from agent.coords import smart_resize as smart_resize  # re-exported: the rule the parsers divide by
 
 Point = tuple[float, float]
 OpenCUAAction = tuple[str, Any]
@@ -77,19 +79,24 @@ def _call_of(source: str) -> tuple[str | None, dict[str, Any]]:
     return name, kwargs
 
 
-def parse_ui_tars(text: str, width: int, height: int) -> list[UITarsAction]:
+def model_frame(width: int, height: int, limits: PixelLimits = UI_TARS_PIXEL_LIMITS) -> tuple[int, int]:
+    """``(width, height)`` the model saw a ``width`` x ``height`` screenshot at; ActionParseError when none exists."""
+    try:
+        return resized_size((width, height), limits)
+    except ValueError as error:
+        raise ActionParseError(str(error)) from error
+
+
+def parse_ui_tars(text: str, width: int, height: int, limits: PixelLimits = UI_TARS_PIXEL_LIMITS) -> list[UITarsAction]:
     """Every action after the last ``Action: ``; ``[]`` when the text has no ``Action:``.
 
-    ``width``/``height``: the original screenshot size; points are divided by its smart-resized size.
+    ``width``/``height``: the original screenshot size; points are divided by its smart-resized size under ``limits``.
     """
     text = text.strip()
     if "<point>" in text:
         text = _POINT_TAG.sub(lambda m: f"({m.group(1)},{m.group(2)})", text.replace("[EOS]", "")).strip()
     text = text.replace("start_point=", "start_box=").replace("end_point=", "end_box=").replace("point=", "start_box=")
-    try:
-        resized_height, resized_width = smart_resize(height, width)
-    except ValueError as error:
-        raise ActionParseError(str(error)) from error
+    resized_width, resized_height = model_frame(width, height, limits)
     reflection, thought = _thought_of(text)
     if "Action:" not in text:
         return []
@@ -153,9 +160,9 @@ def literal_point(value: Any) -> Point | None:
     return box_point(list(parsed)) if isinstance(parsed, (list, tuple)) else None
 
 
-def first_ui_tars_action(text: str, width: int, height: int) -> UITarsAction:
+def first_ui_tars_action(text: str, width: int, height: int, limits: PixelLimits = UI_TARS_PIXEL_LIMITS) -> UITarsAction:
     """The first parsed call of a UI-TARS output (the drivers score only it); ``ActionParseError`` when there is none."""
-    parsed = parse_ui_tars(text, width, height)
+    parsed = parse_ui_tars(text, width, height, limits)
     if not parsed:
         raise ActionParseError("no 'Action:' in the output")
     return parsed[0]
@@ -195,7 +202,9 @@ def opencua_code_lines(text: str) -> list[str]:
     return [line.strip() for line in text.split("\n") if line.strip().startswith(("pyautogui.", "computer."))]
 
 
-def parse_opencua_actions(text: str, width: int, height: int, *, decode_strings: bool = False) -> list[OpenCUAAction]:
+def parse_opencua_actions(
+    text: str, width: int, height: int, *, decode_strings: bool = False, limits: PixelLimits = UI_TARS_PIXEL_LIMITS
+) -> list[OpenCUAAction]:
     """``(type, value)`` tuples, one or more per code line, as the reference's ``extract_actions`` reads them.
 
     Types: ``terminate`` (status), ``triple_click``/``click``/``moveTo``/``doubleClick``/``rightClick``/``dragTo``
@@ -203,10 +212,7 @@ def parse_opencua_actions(text: str, width: int, height: int, *, decode_strings:
     ``decode_strings=False`` keeps the reference's regex (text up to the first quote, escapes left as written);
     ``True`` reads the whole quoted literal and decodes its escapes (``'it\\'s\\n'`` -> ``it's`` + newline).
     """
-    try:
-        resized_height, resized_width = smart_resize(height, width)
-    except ValueError as error:
-        raise ActionParseError(str(error)) from error
+    resized_width, resized_height = model_frame(width, height, limits)
     actions: list[OpenCUAAction] = []
     for raw in text.strip().split("\n"):
         line = raw.strip()
@@ -292,16 +298,13 @@ def _pyautogui_line(line: str, resized_width: int, resized_height: int, decode_s
     return actions
 
 
-def opencua_click_points(text: str, width: int, height: int) -> list[Point]:
+def opencua_click_points(text: str, width: int, height: int, limits: PixelLimits = UI_TARS_PIXEL_LIMITS) -> list[Point]:
     """Normalized (x, y) of every click-like line (the reference's ScreenSpot grounding parser).
 
     A click-like line is one starting with ``pyautogui.click/moveTo/dragTo/doubleClick/rightClick/middleClick/
     tripleClick`` or ``computer.tripleClick``; its first two numbers are x and y, whatever their keywords.
     """
-    try:
-        resized_height, resized_width = smart_resize(height, width)
-    except ValueError as error:
-        raise ActionParseError(str(error)) from error
+    resized_width, resized_height = model_frame(width, height, limits)
     points = []
     for raw in text.split("\n"):
         line = raw.strip()

@@ -41,7 +41,9 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from eval.benchmarks import BENCHMARKS, Benchmark, Dataset, Sample, make_benchmark
+from agent.coords import PixelLimits
+from eval.benchmarks import BENCHMARKS, Benchmark, BenchmarkDataError, Dataset, Sample, make_benchmark
+from eval.benchmarks.base import nothing_to_run
 from eval.report import headline
 from eval.results import (
     RESULTS_FILE,
@@ -164,8 +166,8 @@ class EvalConfig:
                 raise ValueError(f"{name} must be >= 1, got {value}")
         if self.min_pixels < 1 or self.max_pixels < self.min_pixels:
             raise ValueError(f"pixel limits must satisfy 1 <= min_pixels <= max_pixels, got {self.min_pixels}, {self.max_pixels}")
-        known = {f.name for f in fields(BENCHMARKS[self.benchmark])} - {"data_dir", "images_dir"}
-        unknown = sorted(set(self.options) - known)
+        known = BENCHMARKS[self.benchmark].option_defaults()
+        unknown = sorted(set(self.options) - set(known))
         if unknown:
             raise ValueError(f"{self.benchmark} has no option {', '.join(unknown)}; options: {', '.join(sorted(known))}")
         for method, options in self.method_options.items():
@@ -185,9 +187,15 @@ class EvalConfig:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         return json.loads(json.dumps(data, default=str))
 
+    @property
+    def pixel_limits(self) -> PixelLimits:
+        """The image processor's pixel limits: the frame the model answers in, so the one its points are scored in."""
+        return PixelLimits(self.min_pixels, self.max_pixels)
+
     def make_benchmark(self) -> Benchmark:
-        """The benchmark at the configured paths (no environment lookup here: the CLI resolves variables)."""
-        return make_benchmark(self.benchmark, self.data_dir, self.images_dir, env={}, **self.options)
+        """The benchmark at the configured paths (no environment lookup here: the CLI resolves variables), scoring
+        coordinates in the frame this run's processor resizes to."""
+        return make_benchmark(self.benchmark, self.data_dir, self.images_dir, env={}, pixels=self.pixel_limits, **self.options)
 
     def resolved_family(self) -> ModelFamily:
         return self.family or detect_family(self.model)
@@ -660,6 +668,13 @@ def run_sweep(
     bench = config.make_benchmark()
     everything = bench.load()
     data = select(everything, bench, config.limit)
+    if not data.samples:  # only bad records: a setup problem (paths, layout), never "accuracy 0.0"
+        if everything.samples:
+            raise BenchmarkDataError(
+                f"{bench.name}: the first {config.limit} episode(s) hold no runnable sample (their rows are all bad "
+                "records); raise --limit"
+            )
+        raise BenchmarkDataError(nothing_to_run(bench, everything))
     runs = config.runs(bench)
     results_file = config.results_dir / RESULTS_FILE
     with results_lock(config.results_dir):

@@ -27,10 +27,14 @@ def press(method: str | Press = "gui_kv", **options: Any) -> Press:
 
 
 def __getattr__(name: str) -> Any:  # lazy: keep ``import guikv`` light
-    if name in ("MemorySession", "Reply", "SessionState"):
+    if name in ("MemorySession", "Reply", "SessionState", "SessionError", "RejectedTurnError"):
         from guikv import session
 
         return getattr(session, name)
+    if name == "ImageRejected":
+        from guikv.processor import ImageRejected
+
+        return ImageRejected
     if name in ("load_model", "ModelLoadError"):
         from guikv import loading
 
@@ -42,10 +46,13 @@ __all__ = [
     "PRESSES",
     "Budget",
     "CompressedCache",
+    "ImageRejected",
     "MemorySession",
     "ModelLoadError",
     "Press",
+    "RejectedTurnError",
     "Reply",
+    "SessionError",
     "SessionState",
     "UnsupportedModelError",
     "load_model",

@@ -8,6 +8,7 @@ from and its logical position. Keys stay in GQA-compact form ``(B, H_kv, S, D)``
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from transformers import DynamicCache
@@ -65,6 +66,25 @@ class Ledger:
         return self.layers[idx]
 
 
+@dataclass(frozen=True)
+class CacheSnapshot:
+    """What ``CompressedCache.restore`` needs to undo a failed forward: references, never copies of tensors.
+
+    Every write to the cache replaces tensors (``DynamicLayer.update`` concatenates, ``replace`` and
+    ``LayerLedger.gather`` gather into new tensors); none is changed in place, so the tensors referenced here keep
+    the content they had when the snapshot was taken. While a snapshot is alive those tensors cannot be freed: a call
+    holding one peaks at the old cache's bytes on top of the new ones, instead of freeing them on the first append.
+    """
+
+    layers: tuple[Any, ...]  # the cache's layer objects, in order
+    layer_states: tuple[dict[str, Any], ...]  # each layer's attributes (keys/values references, flags, counters)
+    ledger_layers: tuple[LayerLedger, ...]
+    ledger_tensors: tuple[tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None], ...]
+    logical_length: int
+    num_frames: int
+    frame_sizes: tuple[tuple[int, int], ...]
+
+
 class CompressedCache(DynamicCache):
     """``DynamicCache`` plus a ``Ledger``; the compression hooks keep both in step."""
 
@@ -98,6 +118,37 @@ class CompressedCache(DynamicCache):
             per_layer = [(lg.frames == frame).sum(-1).float().mean().item() for lg in ledgers]
             counts[frame] = sum(per_layer) / len(per_layer)
         return counts
+
+    def snapshot(self) -> CacheSnapshot:
+        """The cache and ledger as they are now, to ``restore`` after a forward that failed part-way."""
+        ledger = self.ledger
+        return CacheSnapshot(
+            layers=tuple(self.layers),
+            layer_states=tuple(dict(vars(layer)) for layer in self.layers),
+            ledger_layers=tuple(ledger.layers),
+            ledger_tensors=tuple((lg.tokens, lg.frames, lg.positions) for lg in ledger.layers),
+            logical_length=ledger.logical_length,
+            num_frames=ledger.num_frames,
+            frame_sizes=tuple(ledger.frame_sizes.items()),
+        )
+
+    def restore(self, snapshot: CacheSnapshot) -> None:
+        """Put every layer's keys/values and the whole ledger back as they were at ``snapshot``.
+
+        Layers added since (a cache built lazily) are dropped; O(layers) reference assignments, no tensor work.
+        """
+        self.layers[:] = snapshot.layers
+        for layer, state in zip(snapshot.layers, snapshot.layer_states, strict=True):
+            vars(layer).clear()
+            vars(layer).update(state)
+        ledger = self.ledger
+        ledger.layers[:] = snapshot.ledger_layers
+        for layer_ledger, (tokens, frames, positions) in zip(snapshot.ledger_layers, snapshot.ledger_tensors, strict=True):
+            layer_ledger.tokens, layer_ledger.frames, layer_ledger.positions = tokens, frames, positions
+        ledger.logical_length = snapshot.logical_length
+        ledger.num_frames = snapshot.num_frames
+        ledger.frame_sizes.clear()
+        ledger.frame_sizes.update(snapshot.frame_sizes)
 
     def replace(self, layer_idx: int, keys: torch.Tensor, values: torch.Tensor) -> None:
         """Swap a layer's content for a compressed one (what kvpress does; ``update`` would concatenate)."""

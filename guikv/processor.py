@@ -3,6 +3,12 @@
 transformers' ``Qwen2_5_VLProcessor`` insists on a video processor, which imports torchvision; GUI agents never send
 video, and torchvision wheels often do not match the installed torch. This does the same image work: the real image
 processor, the chat template, and the expansion of each ``<|image_pad|>`` into ``t*h*w / merge**2`` pads.
+
+Screenshots are handed over as RGB with an explicit channels-last layout: left to guess, transformers takes a
+1-pixel-high image's height for its channel axis (and fails) and silently reads a 3-pixel-high one channels-first
+(a 300x3 image becomes 3x3 pixels of 300 "channels"). ``check_image`` tells before any encoding whether the image
+processor can take an image at all (size, mode, its resize rule's aspect-ratio limit), so a session can refuse a
+screenshot when it is added instead of failing at every later turn.
 """
 
 from __future__ import annotations
@@ -13,6 +19,33 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from PIL import Image
+
+CHANNELS_LAST = "channels_last"  # transformers' ChannelDimension.LAST: (height, width, channels) arrays, as PIL gives
+
+
+class ImageRejected(ValueError):
+    """A screenshot the image processor cannot take (not a PIL image, empty, too large, odd mode, aspect ratio)."""
+
+
+def check_image_input(image: Any) -> None:
+    """``ImageRejected`` unless ``image`` is a non-empty PIL image that converts to RGB, within PIL's pixel bound.
+
+    What any image processor needs; ``VisionTextProcessor.check_image`` adds its own resize rules. Converting a
+    1x1 crop also forces a lazily opened file to decode, so a truncated PNG is caught here too.
+    """
+    if not isinstance(image, Image.Image):
+        raise ImageRejected(f"a screenshot must be a PIL.Image.Image, got {type(image).__name__}")
+    width, height = image.size
+    if width < 1 or height < 1:
+        raise ImageRejected(f"image of zero size {image.size} (width x height); a screenshot needs at least 1x1 pixels")
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit is not None and width * height > limit:
+        raise ImageRejected(f"a {width}x{height} image has more than PIL's bound of {limit} pixels")
+    try:
+        image.crop((0, 0, 1, 1)).convert("RGB")
+    except (OSError, ValueError, SyntaxError) as error:
+        raise ImageRejected(f"a {width}x{height} image of mode {image.mode!r} cannot be read as RGB: {error}") from error
 
 
 @dataclass
@@ -25,6 +58,28 @@ class VisionTextProcessor:
     @property
     def merge_size(self) -> int:
         return int(getattr(self.image_processor, "merge_size", 2))
+
+    def check_image(self, image: Any) -> None:
+        """``ImageRejected`` naming why, unless the image processor can encode ``image`` as the picture it is.
+
+        Beyond ``check_image_input``: a Qwen-style processor (``patch_size``, ``merge_size``, pixel limits) resizes
+        with ``smart_resize``, which refuses an aspect ratio above 200; its own rule is run on the image's size.
+        """
+        check_image_input(image)
+        processor = self.image_processor
+        needed = ("patch_size", "merge_size", "min_pixels", "max_pixels")
+        if processor is None or not all(isinstance(getattr(processor, k, None), int) for k in needed):
+            return
+        from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize
+
+        width, height = image.size
+        try:
+            smart_resize(
+                height, width, factor=processor.patch_size * processor.merge_size,
+                min_pixels=processor.min_pixels, max_pixels=processor.max_pixels,
+            )
+        except ValueError as error:
+            raise ImageRejected(f"the image processor cannot resize a {width}x{height} image: {error}") from error
 
     def render(self, messages: list[dict], *, add_generation_prompt: bool = True) -> str:
         """The chat-template text of ``messages`` with one image token per image."""
@@ -47,11 +102,13 @@ class VisionTextProcessor:
         if images:
             if self.image_processor is None:
                 raise ValueError("this model has no image processor; it cannot take screenshots")
-            for image in images:
-                width, height = image.size
-                if width == 0 or height == 0:
-                    raise ValueError(f"image of zero size ({width}x{height}) cannot be encoded")
-            vision = self.image_processor(images=images, return_tensors="pt")
+            for index, image in enumerate(images):
+                try:
+                    self.check_image(image)
+                except ImageRejected as error:
+                    raise ImageRejected(f"image {index} of {len(images)}: {error}") from error
+            rgb = [image if image.mode == "RGB" else image.convert("RGB") for image in images]
+            vision = self.image_processor(images=rgb, return_tensors="pt", input_data_format=CHANNELS_LAST)
             out["pixel_values"] = vision["pixel_values"]
             out["image_grid_thw"] = vision["image_grid_thw"]
             counts = (vision["image_grid_thw"].prod(-1) // self.merge_size**2).tolist()

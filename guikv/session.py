@@ -12,27 +12,67 @@ Positions (spec D.5): a chunk's position ids are the model's own rope index of t
 largest position used so far); ``cache_position`` is the physical slot range (logical slots would let a chunk's
 tokens see their own future once the cache is pruned). ``generate()`` of transformers infers both from the cache
 length, which is wrong after pruning, hence the decode loop here.
+
+Transactions: ``prefill()`` and ``generate()`` either complete or leave the session exactly as before the call, on any
+exception (out of memory in layer 20 of a chunk's forward, a failure in the press, during decoding, Ctrl+C): every
+layer's keys/values and ledger, the screenshot count, ``next_pos`` and the conversation are put back, so a retry
+feeds the same chunk once. The pending turns stay pending, except a turn whose screenshot the image processor
+cannot take: ``add()`` refuses it (``ImageRejected``), or, when only the processor finds out, the failing call
+removes it and raises ``RejectedTurnError``; later turns are not blocked by it. The checkpoint is references
+(``CacheSnapshot``), no tensor copies; holding them keeps the pre-call tensors alive until the call ends.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import torch
 from torch import nn
 
-from guikv.cache import CompressedCache
+from guikv.cache import CacheSnapshot, CompressedCache
 from guikv.families import family_of
 from guikv.presses.base import Press
 from guikv.presses.registry import make_press
+from guikv.processor import ImageRejected, check_image_input
 
 Mode = Literal["persistent", "reference"]
+T = TypeVar("T")
 
 
 class SessionError(RuntimeError):
     """A session used out of order (assistant turn first, reused after close, ...)."""
+
+
+class RejectedTurnError(ValueError):
+    """The image processor failed on a pending turn's screenshot; that turn was removed from the conversation.
+
+    ``turns``: the removed messages (role + content), in order; ``indices``: where they were in ``messages``.
+    """
+
+    def __init__(self, indices: tuple[int, ...], turns: tuple[dict[str, Any], ...], reasons: tuple[str, ...]) -> None:
+        self.indices, self.turns = indices, turns
+        listed = "; ".join(f"turn {i} ({t['role']}): {r}" for i, t, r in zip(indices, turns, reasons, strict=True))
+        super().__init__(
+            f"the image processor cannot take the screenshot of {len(indices)} pending turn(s), removed from the "
+            f"conversation (the session goes on without them): {listed}"
+        )
+
+
+@dataclass(frozen=True)
+class _Checkpoint:
+    """The session's state before a call (references and scalars; see ``CacheSnapshot``)."""
+
+    cache: CompressedCache | None
+    cache_state: CacheSnapshot | None
+    messages: tuple[dict[str, Any], ...]
+    next_pos: int
+    fed_text: str
+    fed_messages: int
+    last_chunk_len: int
+    last_compress_seconds: float
 
 
 @dataclass(frozen=True)
@@ -102,8 +142,9 @@ class MemorySession:
         self.cache: CompressedCache | None = None
         self.next_pos = 0
         self._fed_text = ""  # rendered conversation text already inside the cache (persistent mode)
-        self._fed_messages = 0
+        self._fed_messages = 0  # messages already encoded (persistent: inside the cache; reference: last prompt's)
         self._closed = False
+        self._last_chunk_len = 0
         self._last_compress_seconds = 0.0
         eos = {processor.tokenizer.convert_tokens_to_ids(t) for t in ("<|im_end|>", "<|endoftext|>")}
         config_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
@@ -122,18 +163,22 @@ class MemorySession:
         if role == "system" and self.messages:
             raise SessionError("a system turn can only come first")
         if isinstance(content, list):
-            for item in content:
-                image = item.get("image") if isinstance(item, dict) else None
-                if image is not None and (image.size[0] == 0 or image.size[1] == 0):
-                    raise ValueError(f"image of zero size {image.size} in a {role} turn")
+            images = [item["image"] for item in content if isinstance(item, dict) and item.get("image") is not None]
+            check = getattr(self.processor, "check_image", check_image_input)
+            for index, image in enumerate(images):
+                try:
+                    check(image)
+                except ImageRejected as error:
+                    raise ImageRejected(f"screenshot {index} of this {role} turn was not added: {error}") from error
         self.messages.append({"role": role, "content": content})
 
+    @torch.no_grad()
     def prefill(self) -> torch.Tensor:
         """Feed the turns not yet in the cache (persistent mode); returns the next-token logits (V,)."""
         self._check_open()
         if self.mode != "persistent":
             raise SessionError("prefill() feeds a persistent cache; reference mode prefills inside generate()")
-        return self._feed(add_generation_prompt=False)[0]
+        return self._atomically(lambda: self._feed(add_generation_prompt=False)[0])
 
     @torch.no_grad()
     def generate(self, max_new_tokens: int = 256, *, ignore_eos: bool = False) -> Reply:
@@ -144,21 +189,7 @@ class MemorySession:
         self._check_open()
         if not self.messages or self.messages[-1]["role"] != "user":
             raise SessionError("generate() needs the conversation to end with a user turn")
-        started = time.perf_counter()
-        if self.mode == "persistent":
-            logits, n_prefill = self._feed(add_generation_prompt=True)
-        else:
-            logits, n_prefill = self._prefill_reference()
-        prefill_seconds = time.perf_counter() - started
-        started = time.perf_counter()
-        tokens, stopped = self._decode(logits, max_new_tokens, ignore_eos)
-        decode_seconds = time.perf_counter() - started
-        text = self.processor.tokenizer.decode(tokens, skip_special_tokens=True)
-        self.messages.append({"role": "assistant", "content": text})
-        if self.mode == "persistent":
-            self._fed_text += text + ("<|im_end|>" if stopped else "")
-            self._fed_messages = len(self.messages)
-        return Reply(text, tuple(tokens), n_prefill, prefill_seconds, decode_seconds, stopped, self._last_compress_seconds)
+        return self._atomically(lambda: self._generate(max_new_tokens, ignore_eos))
 
     def state(self) -> SessionState:
         cache = self.cache
@@ -187,6 +218,90 @@ class MemorySession:
         if self._closed:
             raise SessionError("this session was closed; start a new MemorySession")
 
+    def _checkpoint(self) -> _Checkpoint:
+        cache = self.cache
+        return _Checkpoint(
+            cache=cache,
+            cache_state=cache.snapshot() if cache is not None else None,
+            messages=tuple(self.messages),
+            next_pos=self.next_pos,
+            fed_text=self._fed_text,
+            fed_messages=self._fed_messages,
+            last_chunk_len=self._last_chunk_len,
+            last_compress_seconds=self._last_compress_seconds,
+        )
+
+    def _restore(self, checkpoint: _Checkpoint) -> None:
+        self.cache = checkpoint.cache
+        if checkpoint.cache is not None and checkpoint.cache_state is not None:
+            checkpoint.cache.restore(checkpoint.cache_state)
+        self.messages[:] = checkpoint.messages
+        self.next_pos = checkpoint.next_pos
+        self._fed_text = checkpoint.fed_text
+        self._fed_messages = checkpoint.fed_messages
+        self._last_chunk_len = checkpoint.last_chunk_len
+        self._last_compress_seconds = checkpoint.last_compress_seconds
+
+    def _atomically(self, work: Callable[[], T]) -> T:
+        """``work()``, or on any exception the session as before it (minus a turn the processor rejected), re-raised."""
+        checkpoint = self._checkpoint()
+        try:
+            return work()
+        except RejectedTurnError as error:
+            self._restore(checkpoint)
+            for index in sorted(error.indices, reverse=True):
+                del self.messages[index]
+            raise
+        except BaseException:
+            self._restore(checkpoint)
+            raise
+
+    def _encode(self, text: str, images: list) -> dict[str, torch.Tensor]:
+        """``processor.encode``; when it fails on a screenshot of a pending turn, ``RejectedTurnError`` naming it."""
+        try:
+            return self.processor.encode(text, images)
+        except MemoryError:
+            raise  # out of memory says nothing about the turn: keep it pending for a retry
+        except Exception as error:
+            rejected = self._unprocessable_pending_turns()
+            if not rejected:
+                raise
+            indices, reasons = zip(*rejected, strict=True)
+            raise RejectedTurnError(indices, tuple(self.messages[i] for i in indices), reasons) from error
+
+    def _unprocessable_pending_turns(self) -> list[tuple[int, str]]:
+        """(index, reason) of each pending turn with a screenshot the processor fails on when it is encoded alone."""
+        found = []
+        for index in range(self._fed_messages, len(self.messages)):
+            message = self.messages[index]
+            images = _images([message])
+            if not images:
+                continue
+            try:
+                self.processor.encode(self.processor.render([message], add_generation_prompt=False), images)
+            except MemoryError:
+                continue
+            except Exception as error:
+                found.append((index, f"{type(error).__name__}: {error}"))
+        return found
+
+    def _generate(self, max_new_tokens: int, ignore_eos: bool) -> Reply:
+        started = time.perf_counter()
+        if self.mode == "persistent":
+            logits, n_prefill = self._feed(add_generation_prompt=True)
+        else:
+            logits, n_prefill = self._prefill_reference()
+        prefill_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        tokens, stopped = self._decode(logits, max_new_tokens, ignore_eos)
+        decode_seconds = time.perf_counter() - started
+        text = self.processor.tokenizer.decode(tokens, skip_special_tokens=True)
+        self.messages.append({"role": "assistant", "content": text})
+        if self.mode == "persistent":
+            self._fed_text += text + ("<|im_end|>" if stopped else "")
+        self._fed_messages = len(self.messages)
+        return Reply(text, tuple(tokens), n_prefill, prefill_seconds, decode_seconds, stopped, self._last_compress_seconds)
+
     def _feed(self, add_generation_prompt: bool) -> tuple[torch.Tensor, int]:
         text = self.processor.render(self.messages, add_generation_prompt=add_generation_prompt)
         if not text.startswith(self._fed_text):
@@ -196,11 +311,12 @@ class MemorySession:
             )
         chunk_text = text[len(self._fed_text) :]
         images = _images(self.messages[self._fed_messages :])
-        if self.cache is None:
-            self.cache = CompressedCache(config=self.model.config)
         if not chunk_text:
             raise SessionError("nothing new to feed")
-        logits = self._forward_chunk(self.processor.encode(chunk_text, images))
+        encoded = self._encode(chunk_text, images)
+        if self.cache is None:
+            self.cache = CompressedCache(config=self.model.config)
+        logits = self._forward_chunk(encoded)
         self._fed_text = text
         self._fed_messages = len(self.messages)
         return logits, self._last_chunk_len
@@ -208,9 +324,10 @@ class MemorySession:
     def _prefill_reference(self) -> tuple[torch.Tensor, int]:
         messages = _keep_last_screenshots(self.messages, self.max_screenshots)
         text = self.processor.render(messages, add_generation_prompt=True)
+        encoded = self._encode(text, _images(messages))
         self.cache = CompressedCache(config=self.model.config)
         self.next_pos = 0
-        logits = self._forward_chunk(self.processor.encode(text, _images(messages)))
+        logits = self._forward_chunk(encoded)
         return logits, self._last_chunk_len
 
     def _forward_chunk(self, encoded: dict[str, torch.Tensor]) -> torch.Tensor:

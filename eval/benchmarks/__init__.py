@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from agent.coords import UI_TARS_PIXEL_LIMITS, PixelLimits
 from eval.benchmarks.agentnetbench import AgentNetBench
 from eval.benchmarks.androidcontrol import AndroidControl
 from eval.benchmarks.base import (
@@ -47,10 +48,12 @@ def make_benchmark(
     images_dir: str | Path | None = None,
     *,
     env: Mapping[str, str] | None = None,
+    pixels: PixelLimits = UI_TARS_PIXEL_LIMITS,
     **options: Any,
 ) -> Benchmark:
-    """The benchmark ``name`` with its paths from the arguments, else its environment variables (see ``locate``)."""
-    return benchmark_class(name).locate(data_dir, images_dir, env=env, **options)
+    """The benchmark ``name`` with its paths from the arguments, else its environment variables (see ``locate``);
+    ``pixels``: the run's image-processor pixel limits, the frame model coordinates are scored in."""
+    return benchmark_class(name).locate(data_dir, images_dir, env=env, pixels=pixels, **options)
 
 
 __all__ = [

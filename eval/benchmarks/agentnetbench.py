@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from agent.coords import UI_TARS_PIXEL_LIMITS, PixelLimits
 from eval import prompts
 from eval.benchmarks.base import (
     BadRecord,
@@ -159,9 +160,11 @@ class AgentNetBenchSample(Sample):
 # --- prediction -> benchmark actions ------------------------------------------------------------------------------
 
 
-def ui_tars_actions(text: str, width: int, height: int, mode: ScoringMode) -> list[BenchAction]:
+def ui_tars_actions(
+    text: str, width: int, height: int, mode: ScoringMode, limits: PixelLimits = UI_TARS_PIXEL_LIMITS
+) -> list[BenchAction]:
     """The first UI-TARS action as AgentNetBench tuples (§1.4); raises ActionParseError."""
-    parsed = parse_ui_tars(text, width, height)
+    parsed = parse_ui_tars(text, width, height, limits)
     if not parsed:
         return []
     action, inputs = parsed[0].action_type, parsed[0].inputs
@@ -202,17 +205,21 @@ def ui_tars_actions(text: str, width: int, height: int, mode: ScoringMode) -> li
     return []
 
 
-def opencua_actions(text: str, width: int, height: int, mode: ScoringMode) -> list[BenchAction]:
+def opencua_actions(
+    text: str, width: int, height: int, mode: ScoringMode, limits: PixelLimits = UI_TARS_PIXEL_LIMITS
+) -> list[BenchAction]:
     """OpenCUA code lines as AgentNetBench tuples (§1.4); raises ActionParseError."""
     lines = opencua_code_lines(text)
     if not lines:
         return []
-    return parse_opencua_actions("\n".join(lines), width, height, decode_strings=mode == "corrected")
+    return parse_opencua_actions("\n".join(lines), width, height, decode_strings=mode == "corrected", limits=limits)
 
 
-def predicted_actions(text: str, family: ModelFamily, width: int, height: int, mode: ScoringMode) -> list[BenchAction]:
+def predicted_actions(
+    text: str, family: ModelFamily, width: int, height: int, mode: ScoringMode, limits: PixelLimits = UI_TARS_PIXEL_LIMITS
+) -> list[BenchAction]:
     mapper = {"ui_tars": ui_tars_actions, "opencua": opencua_actions}[check_family(family)]
-    return mapper(text, width, height, mode)
+    return mapper(text, width, height, mode, limits)
 
 
 # --- scoring ------------------------------------------------------------------------------------------------------
@@ -407,7 +414,7 @@ class AgentNetBench(Benchmark):
                 if task_id in seen:
                     raise RecordProblem(f"task_id {task_id!r} already used by {seen[task_id].name}")
             except RecordProblem as problem:
-                bad.append(BadRecord(str(path), None, str(problem)))
+                bad.append(BadRecord.of(str(path), None, problem))
                 continue
             seen[task_id] = path
             episode_samples, episode_bad = self._read_steps(path, task_id, instruction, steps)
@@ -436,7 +443,7 @@ class AgentNetBench(Benchmark):
                 image = self.image(self.images_dir / image_name)
                 truth = self._truth(step, where)
             except RecordProblem as problem:
-                bad.append(BadRecord(str(path), index, str(problem), {"episode_id": task_id, "step_index": index}))
+                bad.append(BadRecord.of(str(path), index, problem, {"episode_id": task_id, "step_index": index}))
                 previous.append(HistoryStep(index, sample_id, image, fallback))
                 continue
             meta = {
@@ -490,7 +497,7 @@ class AgentNetBench(Benchmark):
             "gt_type": sample.meta["gt_type"],
         }
         try:
-            actions = predicted_actions(text, family, sample.image.width, sample.image.height, mode)
+            actions = predicted_actions(text, family, sample.image.width, sample.image.height, mode, self.pixels)
         except ActionParseError as error:
             details.update(predicted_actions=[], used_alternative=False, scored=False)
             return Score(sample.id, self.name, family, mode, 0.0, [], details, dict(sample.meta), str(error))

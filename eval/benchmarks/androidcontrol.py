@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from agent.coords import UI_TARS_PIXEL_LIMITS, PixelLimits
 from eval import prompts
 from eval.benchmarks.base import (
     BadRecord,
@@ -114,8 +115,10 @@ class AndroidControlSample(Sample):
 # --- prediction -> driver operation --------------------------------------------------------------------------------
 
 
-def ui_tars_prediction(text: str, width: int, height: int, mode: ScoringMode) -> AndroidPrediction:
-    action = first_ui_tars_action(text, width, height)
+def ui_tars_prediction(
+    text: str, width: int, height: int, mode: ScoringMode, limits: PixelLimits = UI_TARS_PIXEL_LIMITS
+) -> AndroidPrediction:
+    action = first_ui_tars_action(text, width, height, limits)
     operation, inputs = action.action_type or "", action.inputs
     values = list(inputs.values())
     point_value: Any = ""
@@ -138,8 +141,10 @@ def ui_tars_prediction(text: str, width: int, height: int, mode: ScoringMode) ->
     return AndroidPrediction(operation, literal_point(point_value), direction, content)
 
 
-def opencua_prediction(text: str, width: int, height: int, mode: ScoringMode) -> AndroidPrediction:
-    actions = parse_opencua_actions(text, width, height, decode_strings=mode == "corrected")
+def opencua_prediction(
+    text: str, width: int, height: int, mode: ScoringMode, limits: PixelLimits = UI_TARS_PIXEL_LIMITS
+) -> AndroidPrediction:
+    actions = parse_opencua_actions(text, width, height, decode_strings=mode == "corrected", limits=limits)
     if not actions:
         return AndroidPrediction()
     kind, value = actions[0]
@@ -286,7 +291,7 @@ class AndroidControl(Benchmark):
                 known["gt_type"] = require(action, "action_type", str, "record field 'action'")
                 sample = self._sample(index, record, action)
             except RecordProblem as problem:
-                bad.append(BadRecord(str(path), index, str(problem), known))
+                bad.append(BadRecord.of(str(path), index, problem, known))
                 continue
             samples.append(sample)
         return Dataset(self.name, tuple(samples), tuple(bad))
@@ -327,7 +332,7 @@ class AndroidControl(Benchmark):
         mapper = {"ui_tars": ui_tars_prediction, "opencua": opencua_prediction}[check_family(family)]
         error = None
         try:
-            pred = mapper(text, sample.image.width, sample.image.height, mode)
+            pred = mapper(text, sample.image.width, sample.image.height, mode, self.pixels)
         except ActionParseError as problem:
             pred, error = AndroidPrediction(), str(problem)
         correct = step_correct(pred, sample.truth, sample.image.width, sample.image.height, mode)

@@ -26,6 +26,7 @@ sample construction (AgentNetBench OpenCUA history images, Mind2Web stale histor
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from abc import ABC, abstractmethod
@@ -36,6 +37,7 @@ from typing import Any, ClassVar, TypeVar
 
 from PIL import Image, UnidentifiedImageError
 
+from agent.coords import UI_TARS_PIXEL_LIMITS, PixelLimits
 from eval.scoring import DEFAULT_MODE, ModelFamily, ScoringMode
 
 History = Mapping[str, str | Sequence[str]]
@@ -50,6 +52,14 @@ class BenchmarkDataError(ValueError):
 
 class RecordProblem(ValueError):
     """One record cannot be used; loaders turn it into a :class:`BadRecord` and go on."""
+
+
+class MissingImage(RecordProblem):
+    """A record's screenshot is not where the layout puts it; ``path`` is where it was looked for first."""
+
+    def __init__(self, path: Path, also: Path | None = None) -> None:
+        self.path = Path(path)
+        super().__init__(f"image not found: {path}" + (f" (nor {also})" if also is not None else ""))
 
 
 # --- images and messages ------------------------------------------------------------------------------------------
@@ -77,7 +87,7 @@ class ImageRef:
         """Size of the image at ``path``; RecordProblem if it is missing or cannot be decoded."""
         path = Path(path)
         if not path.is_file():
-            raise RecordProblem(f"image not found: {path}")
+            raise MissingImage(path)
         try:
             with Image.open(path) as image:
                 width, height = image.size
@@ -213,6 +223,13 @@ class BadRecord:
     index: int | None
     reason: str
     meta: Mapping[str, Any] = field(default_factory=dict)
+    missing_image: Path | None = None
+    """Where its screenshot was looked for, when that is why it is bad (what a layout diagnosis needs)."""
+
+    @classmethod
+    def of(cls, path: str, index: int | None, problem: RecordProblem, meta: Mapping[str, Any] | None = None) -> BadRecord:
+        missing = problem.path if isinstance(problem, MissingImage) else None
+        return cls(path, index, str(problem), dict(meta or {}), missing)
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "index": self.index, "reason": self.reason, **({"meta": dict(self.meta)} if self.meta else {})}
@@ -297,6 +314,42 @@ class Dataset:
         return {"count": len(self.bad_records), "records": [record.to_dict() for record in self.bad_records]}
 
 
+def nothing_to_run(bench: Benchmark, data: Dataset) -> str:
+    """Why ``data`` (loaded by ``bench``) has no runnable sample, and what to check: a run of only bad records is a
+    setup problem (most often the image tree one level off), never an accuracy of 0."""
+    bad = data.bad_records
+    where = f"{bench.name}: no runnable sample in {bench.data_dir}"
+    if not bad:
+        return f"{where}: it holds no records (expected {bench.data_description})"
+    missing = [record.missing_image for record in bad if record.missing_image is not None]
+    first = "; ".join(f"{Path(r.path).name}" + (f" #{r.index}" if r.index is not None else "") + f": {r.reason}" for r in bad[:3])
+    if len(missing) * 2 < len(bad):
+        return f"{where}: all {len(bad)} records are bad; first: {first}"
+    hint = layout_hint(bench.images_dir, missing[0])
+    return (
+        f"{where}: all {len(bad)} records are bad, {len(missing)} for a missing image. No image found under "
+        f"{bench.images_dir} where the records put them (e.g. {missing[0]}); is the image tree one level off? {hint}"
+        f"(set {bench.images_env} or --images to the folder the records' image paths start from)"
+    )
+
+
+def layout_hint(images_dir: Path, missing: Path) -> str:
+    """A concrete fix when the missing image exists one folder level deeper or shallower than expected."""
+    try:
+        relative = missing.relative_to(images_dir)
+    except ValueError:
+        return ""
+    if images_dir.is_dir():  # a bounded look: an image folder can hold a million files
+        for child in sorted(p for p in itertools.islice(images_dir.iterdir(), 10_000) if p.is_dir()):
+            if (child / relative).is_file():
+                return f"It is under {child}: pass that folder. "
+    if (images_dir.parent / relative).is_file():
+        return f"It is under {images_dir.parent}: pass that folder. "
+    if len(relative.parts) > 1 and (images_dir / Path(*relative.parts[1:])).is_file():
+        return f"The tree has no '{relative.parts[0]}/' level: this benchmark expects {images_dir / relative}. "
+    return ""
+
+
 # --- loading helpers ----------------------------------------------------------------------------------------------
 
 
@@ -337,12 +390,15 @@ def require_box(record: Any, key: str, where: str = "record") -> tuple[float, fl
 class Benchmark(ABC):
     """A benchmark's configuration (where its files are, its options) plus its loader, scorer and summary.
 
-    Subclasses add their options as fields with defaults and set the class attributes below.
+    Subclasses add their options as fields with defaults and set the class attributes below. ``pixels`` is not an
+    option of the benchmark but of the run: the image processor's pixel limits, i.e. the frame the model's
+    coordinates are in; scorers convert them with it (the reference always uses UI-TARS' limits, the default).
     """
 
     data_dir: Path
     images_dir: Path
     verify_images: bool = True
+    pixels: PixelLimits = UI_TARS_PIXEL_LIMITS
 
     name: ClassVar[str]
     data_env: ClassVar[str]
@@ -365,25 +421,31 @@ class Benchmark(ABC):
         return None
 
     @classmethod
+    def option_defaults(cls) -> dict[str, Any]:
+        """The benchmark's options (``--option KEY=VALUE``) and their defaults: every field but the paths and pixels."""
+        return {f.name: f.default for f in fields(cls) if f.name not in _NOT_OPTIONS}
+
+    @classmethod
     def locate(
         cls: type[B],
         data_dir: str | Path | None = None,
         images_dir: str | Path | None = None,
         *,
         env: Mapping[str, str] | None = None,
+        pixels: PixelLimits = UI_TARS_PIXEL_LIMITS,
         **options: Any,
     ) -> B:
         """The benchmark with paths from the arguments, else from its environment variables (``env``, default
         ``os.environ``), else (images only) from the data directory's standard layout. Raises BenchmarkDataError
         naming the variable and the expected content when a path is not given or does not exist."""
         env = os.environ if env is None else env
-        known = {f.name for f in fields(cls)} - {"data_dir", "images_dir"}
-        unknown = sorted(set(options) - known)
+        known = cls.option_defaults()
+        unknown = sorted(set(options) - set(known))
         if unknown:
             raise TypeError(f"{cls.name} has no option {', '.join(unknown)}; options: {', '.join(sorted(known))}")
         data = _resolve(cls, "data", data_dir, env.get(cls.data_env), cls.data_env, None)
         images = _resolve(cls, "images", images_dir, env.get(cls.images_env), cls.images_env, cls.default_images_dir(data))
-        return cls(data_dir=data, images_dir=images, **options)
+        return cls(data_dir=data, images_dir=images, pixels=pixels, **options)
 
     def check_dirs(self) -> None:
         """BenchmarkDataError unless both directories exist."""
@@ -421,6 +483,9 @@ class Benchmark(ABC):
     @abstractmethod
     def summarize(self, scores: Sequence[Score], data: Dataset, mode: ScoringMode = DEFAULT_MODE) -> dict[str, Any]:
         """Aggregate metrics with the reference's keys (plus clearly named extras), and the bad records."""
+
+
+_NOT_OPTIONS = ("data_dir", "images_dir", "pixels")
 
 
 def _resolve(

@@ -21,6 +21,19 @@ stale history                an empty previous-actions list reuses the text    e
                              of the previous row's last generation
 UI-TARS inputs (§5.3)        taken positionally (1st, 2nd argument)            taken by argument name
 ===========================  ================================================  ======================================
+
+Order. The files store some tasks' rows out of step order (e.g. steps 2, 0, 1): an episode lists its samples by the
+rows' ``step`` (rows without an integer step after the numbered ones, in file order), which is what a persistent
+memory replays. ``data.samples`` and each row's ``predecessor`` (the stale-history quirk) keep the file order the
+reference runs in.
+
+Images. Block folders are found with and without the ``cross_<split>/`` level (``mind2web_blocks.block_folder``).
+
+A row with boxes but no ``target_blocks`` (one in the UGround files) could never be element-correct in corrected
+mode. Its per-block boxes are placed by UGround's tiling (``mind2web_blocks.tile_targets``) when its blocks are a
+regular tiling, and its score says ``target_blocks_derived``; when no tile holds the box whole it stays unreachable
+(``element_reachable: false``). The corrected summary counts both under ``target_blocks``. Reference mode scores
+against ``bbox`` as the reference does and is unaffected.
 """
 
 from __future__ import annotations
@@ -30,6 +43,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from agent.coords import UI_TARS_PIXEL_LIMITS, PixelLimits
 from eval import prompts
 from eval.benchmarks.base import (
     BadRecord,
@@ -46,82 +60,14 @@ from eval.benchmarks.base import (
     as_turns,
     require,
 )
-from eval.parsing import ActionParseError, first_ui_tars_action, literal_point, parse_opencua_actions
+from eval.benchmarks.mind2web_actions import Mind2WebPrediction, predict
+from eval.benchmarks.mind2web_blocks import block_folder, tile_targets
 from eval.scoring import DEFAULT_MODE, ModelFamily, ScoringMode, check_family, check_mode, in_xywh, mean, operation_f1
 
 SPLITS = ("domain", "task", "website")
 MAX_GENERATIONS = 5
-OPENCUA_CLICKS = ("click", "doubleClick", "rightClick", "tripleClick", "moveTo", "dragTo", "triple_click")
-INFEASIBLE_WORDS = ("unsuccessful", "infeasible", "impossible", "cannot", "can't", "unable", "fail", "error")
 
 Box = tuple[float, float, float, float]
-
-
-@dataclass(frozen=True)
-class Mind2WebPrediction:
-    """One generation in the driver's terms; an unparseable output is the empty prediction with ``error`` set."""
-
-    operation: str = ""
-    point: tuple[float, float] | None = None
-    direction: Any = ""
-    content: Any = ""
-    error: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "operation": self.operation,
-            "click_point": list(self.point) if self.point else "",
-            "direction": self.direction,
-            "content": self.content,
-        }
-
-
-def ui_tars_prediction(text: str, width: int, height: int, mode: ScoringMode) -> Mind2WebPrediction:
-    action = first_ui_tars_action(text, width, height)
-    operation, inputs = action.action_type or "", action.inputs
-    if operation not in ("click", "type", "select", "scroll"):
-        raise ActionParseError(f"operation {operation!r} is not one of click/type/select/scroll")
-    if mode == "reference":
-        # Quirk "UI-TARS inputs taken positionally" (§5.3).
-        values = list(inputs.values())
-        wanted = {"click": 1, "type": 1, "select": 2, "scroll": 2}[operation]
-        if len(values) < wanted:
-            raise ActionParseError(f"{operation} needs {wanted} argument(s), got {len(values)}")
-        if operation == "type":
-            return Mind2WebPrediction("type", content=values[0])
-        point = literal_point(values[0])
-        if operation == "scroll":
-            return Mind2WebPrediction("scroll", point, direction=values[1])
-        return Mind2WebPrediction(operation, point, content=values[1] if operation == "select" else "")
-    point = literal_point(inputs.get("start_box", ""))
-    return Mind2WebPrediction(operation, point, inputs.get("direction", ""), inputs.get("content", ""))
-
-
-def opencua_prediction(text: str, width: int, height: int, mode: ScoringMode) -> Mind2WebPrediction:
-    actions = parse_opencua_actions(text, width, height, decode_strings=mode == "corrected")
-    if not actions:
-        return Mind2WebPrediction()
-    kind, value = actions[0]
-    if kind in OPENCUA_CLICKS:
-        return Mind2WebPrediction("click", value)
-    if kind == "scroll":
-        return Mind2WebPrediction("scroll", direction="down" if value < 0 else "up")
-    if kind == "write":
-        return Mind2WebPrediction("type", content=value)
-    if kind == "press":
-        return Mind2WebPrediction("press", content=value)
-    if kind == "terminate":
-        infeasible = any(word in str(value).lower() for word in INFEASIBLE_WORDS)
-        return Mind2WebPrediction("finished", content="infeasible" if infeasible else "successful")
-    return Mind2WebPrediction()
-
-
-def predict(text: str, family: ModelFamily, width: int, height: int, mode: ScoringMode) -> Mind2WebPrediction:
-    mapper = {"ui_tars": ui_tars_prediction, "opencua": opencua_prediction}[check_family(family)]
-    try:
-        return mapper(text, width, height, mode)
-    except ActionParseError as error:
-        return Mind2WebPrediction(error=str(error))
 
 
 @dataclass(frozen=True)
@@ -142,6 +88,13 @@ class Mind2WebTruth:
     target_blocks: Mapping[str, tuple[Box, ...]]
     """Per block index, the target's xywh pixels inside that block (UGround's frame)."""
     total_steps: int
+    targets_derived: bool = False
+    """The row had boxes but no ``target_blocks``; they were placed by the block tiling (``mind2web_blocks``)."""
+
+    @property
+    def reachable(self) -> bool:
+        """Whether any block holds a target box (else no click can be element-correct in corrected mode)."""
+        return any(self.target_blocks.values())
 
 
 @dataclass(frozen=True, eq=False)
@@ -150,7 +103,9 @@ class Mind2WebSample(Sample):
     task: str
     previous_actions: tuple[str, ...]
     predecessor: Mind2WebSample | None
-    """The row run just before this one (file order, across splits): the source of the stale-history quirk."""
+    """The row just before this one in file order (across splits): the source of the stale-history quirk."""
+    pixels: PixelLimits = UI_TARS_PIXEL_LIMITS
+    """The run's image-processor pixel limits: the frame of the model's coordinates (see ``Benchmark.pixels``)."""
 
     @property
     def images(self) -> tuple[ImageRef, ...]:
@@ -176,7 +131,7 @@ class Mind2WebSample(Sample):
                 break
             # Quirk "frame mismatch": the reference converts every generation's coordinates with block 0's size.
             size = self.blocks[0 if mode == "reference" else block].size
-            prediction = predict(turns[index], family, *size, mode)
+            prediction = predict(turns[index], family, *size, mode, self.pixels)
             generations.append(Generation(block, text, prediction))
             if prediction.operation == "scroll":
                 notes.append(f"Scroll {prediction.direction}.")
@@ -221,6 +176,17 @@ class Mind2WebSample(Sample):
 
 
 # --- the benchmark ------------------------------------------------------------------------------------------------
+
+
+def _in_step_order(rows: list[tuple[Any, int, str]]) -> tuple[str, ...]:
+    """Sample ids of one task by the rows' ``step`` (the files store some tasks' rows out of order, e.g. steps 2, 0,
+    1); rows without an integer step keep their file order, after the numbered ones."""
+    def key(row: tuple[Any, int, str]) -> tuple[int, int, int]:
+        step, index, _ = row
+        numbered = isinstance(step, int) and not isinstance(step, bool)
+        return (0, step, index) if numbered else (1, 0, index)
+
+    return tuple(sample_id for *_, sample_id in sorted(rows, key=key))
 
 
 def _boxes(value: Any, where: str) -> tuple[Box, ...]:
@@ -283,14 +249,14 @@ class Mind2Web(Benchmark):
                         known |= self._episode_fields(record)
                         sample = self._sample(split, record, predecessor)
                     except RecordProblem as problem:
-                        bad.append(BadRecord(str(path), index, str(problem), known))
+                        bad.append(BadRecord.of(str(path), index, problem, known))
                         self._count(episodes, known, None)
                         continue
-                    self._count(episodes, known, sample.id)
+                    self._count(episodes, known, (sample.meta["step"], index, sample.id))
                     samples.append(sample)
                     predecessor = sample
         built = tuple(
-            Episode(f"{split}/{task}", info["length"], tuple(info["samples"]), {"split": split, "annotation_id": task})
+            Episode(f"{split}/{task}", info["length"], _in_step_order(info["samples"]), {"split": split, "annotation_id": task})
             for (split, task), info in episodes.items()
         )
         return Dataset(self.name, tuple(samples), tuple(bad), built)
@@ -300,13 +266,14 @@ class Mind2Web(Benchmark):
         return {"annotation_id": require(record, "annotation_id", str), "total_steps": require(record, "total_steps", int)}
 
     @staticmethod
-    def _count(episodes: dict, known: Mapping[str, Any], sample_id: str | None) -> None:
+    def _count(episodes: dict, known: Mapping[str, Any], sample: tuple[Any, int, str] | None) -> None:
+        """Count a row for its task; ``sample`` = (step, file index, sample id) of a runnable row."""
         if "annotation_id" not in known or "total_steps" not in known:
             return
         info = episodes.setdefault((known["split"], known["annotation_id"]), {"length": 0, "samples": []})
         info["length"] = known["total_steps"]  # the reference's dict keeps the last row's value
-        if sample_id is not None:
-            info["samples"].append(sample_id)
+        if sample is not None:
+            info["samples"].append(sample)
 
     def _sample(self, split: str, record: Mapping[str, Any], predecessor: Mind2WebSample | None) -> Mind2WebSample:
         annotation_id = require(record, "annotation_id", str)
@@ -323,11 +290,14 @@ class Mind2Web(Benchmark):
         if not isinstance(raw_targets, Mapping):
             raise RecordProblem("record field 'target_blocks' must be an object of block index -> boxes")
         targets = {str(k): _boxes(v, f"record field 'target_blocks[{k}]'") for k, v in raw_targets.items()}
-        folder = self.images_dir / f"cross_{split}" / f"{annotation_id}_{action_uid}"
+        folder = block_folder(self.images_dir, split, f"{annotation_id}_{action_uid}")
         blocks = [self.image(folder / "0.png")]
         while (folder / f"{len(blocks)}.png").exists():
             blocks.append(self.image(folder / f"{len(blocks)}.png"))
-        truth = Mind2WebTruth(operation, value, bbox, targets, total_steps)
+        derived = bool(bbox) and not any(targets.values())
+        if derived:  # a box but no per-block box: place it by UGround's tiling where that is unambiguous
+            targets = tile_targets(bbox, [block.size for block in blocks])
+        truth = Mind2WebTruth(operation, value, bbox, targets, total_steps, derived)
         meta = {
             "split": split,
             "annotation_id": annotation_id,
@@ -338,8 +308,9 @@ class Mind2Web(Benchmark):
         }
         return Mind2WebSample(
             f"{split}/{annotation_id}_{action_uid}", self.name, truth, meta,
-            blocks=tuple(blocks), task=task, previous_actions=tuple(previous), predecessor=predecessor,
+            blocks=tuple(blocks), task=task, previous_actions=tuple(previous), predecessor=predecessor, pixels=self.pixels,
         )
+
 
     def score(
         self,
@@ -379,7 +350,10 @@ class Mind2Web(Benchmark):
             "step_correct": step,
             "gt_operation": truth.operation,
             "gt_value": truth.value,
+            "target_blocks_derived": truth.targets_derived,
         }
+        if mode == "corrected" and element is not None:
+            details["element_reachable"] = truth.reachable
         return Score(sample.id, self.name, family, mode, float(step), pred.to_dict(), details, dict(sample.meta), pred.error)
 
     @staticmethod
@@ -416,7 +390,7 @@ class Mind2Web(Benchmark):
                     steps.setdefault(episode.meta["annotation_id"], []).extend([(0.0, 0.0, 0.0)] * (episode.length - present))
             breakdown.append({"task": split, **self._macro(steps)})
         overall = {key: mean(b[key] for b in breakdown) for key in ("element_accuracy", "operation_f1", "step_accuracy")}
-        return {
+        summary = {
             "benchmark": self.name,
             "scoring_mode": mode,
             "tasks_evaluated": "all" if len(breakdown) == len(SPLITS) else ",".join(b["task"] for b in breakdown),
@@ -425,6 +399,13 @@ class Mind2Web(Benchmark):
             "task_breakdown": breakdown,
             "bad_records": data.bad_summary(),
         }
+        if mode == "corrected":
+            truths = [s.truth for s in data.samples if isinstance(s, Mind2WebSample)]
+            summary["target_blocks"] = {
+                "derived": sum(1 for t in truths if t.targets_derived),
+                "unreachable": sum(1 for t in truths if not t.reachable and t.operation.upper() != "TYPE"),
+            }
+        return summary
 
     @staticmethod
     def _macro(steps: Mapping[str, list[tuple[float | None, float, float]]]) -> dict[str, Any]:

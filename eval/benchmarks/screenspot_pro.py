@@ -102,13 +102,13 @@ class ScreenSpotPro(Benchmark):
                 if not isinstance(records, list):
                     raise RecordProblem(f"file holds a {type(records).__name__}, expected a JSON list")
             except RecordProblem as problem:
-                bad.append(BadRecord(str(path), None, str(problem)))
+                bad.append(BadRecord.of(str(path), None, problem))
                 continue
             for index, record in enumerate(records):
                 try:
                     sample = self._sample(path.stem, index, record, seen)
                 except RecordProblem as problem:
-                    bad.append(BadRecord(str(path), index, str(problem), {"task_filename": path.stem}))
+                    bad.append(BadRecord.of(str(path), index, problem, {"task_filename": path.stem}))
                     continue
                 seen.add(sample.id)
                 samples.append(sample)
@@ -164,7 +164,7 @@ class ScreenSpotPro(Benchmark):
             "raw_response": text,
         }
         try:
-            point = grounding_point(text, family, sample.image.width, sample.image.height)
+            point = grounding_point(text, family, sample.image.width, sample.image.height, self.pixels)
         except ActionParseError as error:
             # Quirk "parse errors recorded as wrong" (§4.4): only a parser that returns no point gives wrong_format.
             details.update(pred=None, correctness="wrong" if mode == "reference" else "wrong_format")

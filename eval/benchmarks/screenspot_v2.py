@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from agent.coords import UI_TARS_PIXEL_LIMITS, PixelLimits
 from eval import prompts
 from eval.benchmarks.base import (
     BadRecord,
@@ -45,18 +46,20 @@ from eval.scoring import DEFAULT_MODE, ModelFamily, ScoringMode, check_family, c
 SPLITS = ("mobile", "desktop", "web")
 
 
-def grounding_point(text: str, family: ModelFamily, width: int, height: int) -> tuple[float, float]:
+def grounding_point(
+    text: str, family: ModelFamily, width: int, height: int, limits: PixelLimits = UI_TARS_PIXEL_LIMITS
+) -> tuple[float, float]:
     """The normalized click point a grounding driver reads from the output; ActionParseError when there is none.
 
     UI-TARS: the first input of the first parsed action (normally the click's box). OpenCUA: the first click-like
     code line's first two numbers.
     """
     if check_family(family) == "opencua":
-        points = opencua_click_points(text, width, height)
+        points = opencua_click_points(text, width, height, limits)
         if not points:
             raise ActionParseError("no click-like pyautogui line in the output")
         return points[0]
-    action = first_ui_tars_action(text, width, height)
+    action = first_ui_tars_action(text, width, height, limits)
     values = list(action.inputs.values())
     if not values:
         raise ActionParseError(f"action {action.action_type!r} has no arguments")
@@ -140,7 +143,7 @@ class ScreenSpotV2(Benchmark):
                 try:
                     samples.append(self._sample(split, index, record))
                 except RecordProblem as problem:
-                    bad.append(BadRecord(str(path), index, str(problem), {"split": split}))
+                    bad.append(BadRecord.of(str(path), index, problem, {"split": split}))
         return Dataset(self.name, tuple(samples), tuple(bad))
 
     def _sample(self, split: str, index: int, record: Any) -> GroundingSample:
@@ -174,7 +177,7 @@ class ScreenSpotV2(Benchmark):
             "raw_response": text,
         }
         try:
-            point = grounding_point(text, family, sample.image.width, sample.image.height)
+            point = grounding_point(text, family, sample.image.width, sample.image.height, self.pixels)
         except ActionParseError as error:
             details.update(pred=None, correctness="wrong_format")
             return Score(sample.id, self.name, family, mode, 0.0, None, details, dict(sample.meta), str(error))

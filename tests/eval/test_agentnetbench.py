@@ -615,3 +615,19 @@ def test_locate_rejects_files_as_directories(tmp_path):
     (tmp_path / "file.json").write_text("{}")
     with pytest.raises(BenchmarkDataError, match="does not exist or is not a directory"):
         make_benchmark("agentnetbench", tmp_path / "file.json", tmp_path, env={})
+
+
+def test_episode_steps_follow_the_steps_list_whatever_their_step_num(tmp_path):
+    """The list index is the step index (the reference's "# Step k", its image window); step_num only labels a step,
+    is not contiguous, and is recorded, never used to reorder."""
+    root = tmp_path / "test_data"
+    steps = [step("s_c", i, [CLICK]) for i in range(3)]
+    for record, number in zip(steps, (7, 3, 5), strict=True):
+        record["step_num"] = number
+    write_json(root / "s_c.json", trajectory("s_c", steps))
+    for i in range(3):
+        png(root / "images" / f"s_c_{i + 2}.png", WIDE)
+    data = make_benchmark("agentnetbench", root, env={}).load()
+    (episode,) = data.episodes
+    assert episode.sample_ids == ("s_c/0", "s_c/1", "s_c/2")
+    assert [data.sample(i).meta["file_step_num"] for i in episode.sample_ids] == [7, 3, 5]

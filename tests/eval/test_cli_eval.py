@@ -126,3 +126,22 @@ def test_report_of_an_unfinished_directory(tmp_path):
     (tmp_path / RESULTS_FILE).write_text("")
     result = runner.invoke(app, ["report", str(tmp_path)])
     assert result.exit_code == 2 and "the sweep did not finish" in flat(result.output)
+
+
+def test_a_sweep_whose_every_record_is_bad_exits_non_zero_naming_the_layout(tiny_model, tmp_path):  # noqa: F811
+    """Mind2Web's block images one folder level deeper than --images says: every row is a bad record. The sweep used
+    to exit 0 with accuracy 0.0; through the real CLI it now stops with exit code 2 before any model loads."""
+    from tests.eval.test_mind2web import out_of_order
+
+    root = out_of_order(tmp_path / "download")
+    nested = tmp_path / "download" / "release_images"
+    command = [sys.executable, "-m", "agent.cli", "eval", "mind2web", "--model", tiny_model, "--memory", "persistent",
+               "--data", str(root / "samples"), "--images", str(tmp_path / "download"), "--results", str(tmp_path / "results"),
+               *TINY]
+    done = subprocess.run(command, cwd=ROOT, env={**os.environ, "COLUMNS": "400"}, capture_output=True, text=True, timeout=300)
+    output = flat(done.stdout + done.stderr)
+    assert done.returncode == 2, output
+    assert "mind2web: no runnable sample" in output and "all 5 records are bad, 5 for a missing image" in output
+    assert f"No image found under {tmp_path / 'download'}" in output and "is the image tree one level off?" in output
+    assert f"It is under {nested}: pass that folder" in output
+    assert "Traceback" not in output and not (tmp_path / "results" / RESULTS_FILE).exists()

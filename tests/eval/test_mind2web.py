@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.coords import UI_TARS_PIXEL_LIMITS, resized_size
 from eval.benchmarks import BenchmarkDataError, ImageRef, Mind2Web, make_benchmark
 from eval.benchmarks.mind2web import Mind2WebSample, Mind2WebTruth
 from tests.eval.helpers import SQUARE, assert_serialisable, garbage, png, ui_tars_click, write_jsonl
@@ -416,3 +417,86 @@ def test_summary(root, mode, breakdown, total_tasks):
     for key in ("element_accuracy", "operation_f1", "step_accuracy"):
         assert summary["overall_metrics"][key] == pytest.approx(sum(b[key] for b in breakdown) / 3), key
     assert summary["bad_records"]["count"] == 3
+
+
+# --- step order, image layouts, rows without target blocks ---------------------------------------------------------
+
+
+def out_of_order(tmp_path: Path, layout: str = "nested") -> Path:
+    """Task T5's rows stored as steps 2, 0, 1 (as 9 tasks of the real files are), then T6 (no step field)."""
+    samples, images = tmp_path / "samples", tmp_path / "release_images"
+    box = [[20, 20, 60, 40]]
+    rows = [
+        row("T5", "s2", 2, "CLICK", "", box, {"0": box}, ["a -> CLICK", "b -> CLICK"], 3),
+        row("T5", "s0", 0, "CLICK", "", box, {"0": box}, [], 3),
+        row("T5", "s1", 1, "CLICK", "", box, {"0": box}, ["a -> CLICK"], 3),
+        row("T6", "n1", 0, "CLICK", "", box, {"0": box}, [], 2, drop=("step",)),
+        row("T6", "n0", 0, "CLICK", "", box, {"0": box}, [], 2),
+    ]
+    write_jsonl(samples / "cross_domain_blocks.jsonl", rows)
+    write_jsonl(samples / "cross_task_blocks.jsonl", [])
+    write_jsonl(samples / "cross_website_blocks.jsonl", [])
+    for folder in ("T5_s0", "T5_s1", "T5_s2", "T6_n0", "T6_n1"):
+        base = images / "cross_domain" if layout == "nested" else images
+        png(base / folder / "0.png", SQUARE)
+    return tmp_path
+
+
+@pytest.mark.parametrize("layout", ["nested", "flat"])
+def test_episodes_follow_step_order_and_both_image_layouts_load(tmp_path, layout):
+    root = out_of_order(tmp_path, layout)
+    _, data = load(root)
+    assert not data.bad_records
+    episodes = {ep.id: ep.sample_ids for ep in data.episodes}
+    assert episodes["domain/T5"] == ("domain/T5_s0", "domain/T5_s1", "domain/T5_s2")
+    assert episodes["domain/T6"] == ("domain/T6_n0", "domain/T6_n1")  # a row without a step comes after the numbered
+    # the file order stays what the reference runs in (and what its stale-history quirk reads)
+    assert [s.id for s in data][:3] == ["domain/T5_s2", "domain/T5_s0", "domain/T5_s1"]
+    assert data.sample("domain/T5_s0").predecessor.id == "domain/T5_s2"
+    expected_parent = "cross_domain" if layout == "nested" else "release_images"
+    assert data.sample("domain/T5_s0").blocks[0].path.parent.parent.name == expected_parent
+
+
+def test_nested_layout_wins_and_a_missing_block_names_both_places(tmp_path):
+    root = out_of_order(tmp_path)
+    png(root / "release_images" / "T5_s0" / "0.png", (140, 140))  # a stray flat copy: the nested one is used
+    (root / "release_images" / "cross_domain" / "T5_s1" / "0.png").unlink()
+    _, data = load(root)
+    assert data.sample("domain/T5_s0").blocks[0].size == SQUARE
+    (bad,) = data.bad_records
+    assert "cross_domain/T5_s1/0.png" in bad.reason and "nor" in bad.reason and bad.reason.endswith("T5_s1/0.png)")
+
+
+def tiled(tmp_path: Path, heights: tuple[int, ...], width: int = 280) -> Path:
+    samples, images = tmp_path / "samples", tmp_path / "release_images"
+    full_page = [[40, 1700, 50, 30]]  # y 1700..1730: block 1 (800..1800) and block 2 (1600..2600) hold it whole
+    write_jsonl(samples / "cross_domain_blocks.jsonl", [row("T7", "b1", 0, "CLICK", "", full_page, {}, [], 1)])
+    write_jsonl(samples / "cross_task_blocks.jsonl", [])
+    write_jsonl(samples / "cross_website_blocks.jsonl", [])
+    for k, height in enumerate(heights):
+        png(images / "cross_domain" / "T7_b1" / f"{k}.png", (width, height))
+    return tmp_path
+
+
+def test_a_box_without_target_blocks_is_placed_by_the_tiling(tmp_path):
+    bench, data = load(tiled(tmp_path, (1000, 1000, 400)))  # a 2000 px page: tiles at 0, 800, 1600
+    sample = data.sample("domain/T7_b1")
+    assert sample.truth.targets_derived
+    assert sample.truth.target_blocks == {"1": ((40.0, 900.0, 50.0, 30.0),), "2": ((40.0, 100.0, 50.0, 30.0),)}
+    width, height = resized_size((280, 1000), UI_TARS_PIXEL_LIMITS)  # the frame the model sees block 1 in
+    click = ui_tars_click(round(65 * width / 280), round(915 * height / 1000))  # block pixel (65, 915): inside the box
+    score = bench.score([SCROLL_DOWN, click], sample, "ui_tars", "corrected")
+    assert score.value == 1.0 and score.details["target_blocks_derived"] and score.details["element_reachable"]
+    summary = bench.summarize([score], data, "corrected")
+    assert summary["target_blocks"] == {"derived": 1, "unreachable": 0}
+
+
+@pytest.mark.parametrize("heights", [(1000, 700, 400), (1000, 1000, 400, 300)], ids=["short-middle", "two-short-last"])
+def test_a_box_without_target_blocks_on_irregular_blocks_stays_unreachable_and_is_said(tmp_path, heights):
+    bench, data = load(tiled(tmp_path, heights))
+    sample = data.sample("domain/T7_b1")
+    assert sample.truth.targets_derived and sample.truth.target_blocks == {}
+    score = bench.score([SCROLL_DOWN, ui_tars_click(65, 915)], sample, "ui_tars", "corrected")
+    assert score.value == 0.0 and score.details["element_reachable"] is False
+    assert bench.summarize([score], data, "corrected")["target_blocks"] == {"derived": 1, "unreachable": 1}
+    assert "target_blocks" not in bench.summarize([score], data, "reference")  # the reference's keys only

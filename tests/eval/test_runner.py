@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from eval.benchmarks import BENCHMARKS, make_benchmark
+from eval.benchmarks import BENCHMARKS, BenchmarkDataError, make_benchmark
 from eval.results import RESULTS_FILE, SUMMARY_FILE, ResultsError, read_rows, results_lock, row_key
 from eval.runner import EvalAborted, EvalConfig, plan_units, run_sweep
 from guikv.testing import save_tiny_qwen2_5_vl
@@ -335,3 +335,71 @@ def test_budgets_are_canonical_and_full_runs_once(tmp_path):
     assert [(r.method, r.budget, r.budget_folder) for r in runs] == [
         ("full", None, "full"), ("gui_kv", "0.1", "10"), ("gui_kv", "1.0", "100"), ("gui_kv", "4096", "4096tok")
     ]
+
+
+@pytest.mark.parametrize("prompts", ["reference", "corrected"])
+def test_persistent_mind2web_replays_each_task_in_step_order(tiny_model, tmp_path, prompts):
+    """Rows stored as steps 2, 0, 1: the episode's one session takes them 0, 1, 2 (its cache grows in that order)."""
+    from tests.eval.test_mind2web import out_of_order
+
+    root = out_of_order(tmp_path)
+    paths = (root / "samples", root / "release_images")
+    run_sweep(config(tiny_model, "mind2web", paths, tmp_path / "results", memory="persistent", prompts=prompts))
+    rows = rows_of(tmp_path / "results")
+    order = [row["sample_id"] for row in rows]
+    assert order == ["domain/T5_s0", "domain/T5_s1", "domain/T5_s2", "domain/T6_n0", "domain/T6_n1"]
+    t5 = [row for row in rows if row["episode_id"] == "domain/T5"]
+    assert all(row["error"] is None for row in t5)
+    logical = [row["cache"]["logical_tokens"] for row in t5]
+    assert logical == sorted(logical) and len(set(logical)) == 3  # one conversation, growing step by step
+    assert [row["meta"]["step"] for row in t5] == [0, 1, 2]
+
+
+def _all_bad(root: Path, case: str) -> tuple[str, tuple[Path, Path]]:
+    if case == "agentnetbench images one level deeper":
+        data, _ = agentnetbench_data(root)
+        return "agentnetbench", (data, data)  # --images test_data instead of test_data/images
+    if case == "screenspot_pro images one level shallower":
+        data, images = screenspot_pro_data(root)
+        return "screenspot_pro", (data, images / "vscode_mac")
+    if case == "androidcontrol tree without its episode level":
+        data, images = androidcontrol_data(root)
+        (images / "9806" / "screenshot_5.png").rename(images / "screenshot_5.png")
+        return "androidcontrol", (data, images)
+    if case == "no valid record":
+        data, images = screenspot_v2_data(root)
+        for split in ("mobile", "desktop", "web"):
+            write_json(data / f"screenspot_{split}_v2.json", [{"img_filename": "m1.png"}])
+        return "screenspot_v2", (data, images)
+    data, images = screenspot_v2_data(root)  # "no records at all"
+    for split in ("mobile", "desktop", "web"):
+        write_json(data / f"screenspot_{split}_v2.json", [])
+    return "screenspot_v2", (data, images)
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("agentnetbench images one level deeper", r"image tree one level off\? It is under .*/test_data/images: pass"),
+        ("screenspot_pro images one level shallower", r"image tree one level off\? It is under .*/ScreenSpot-Pro/images: pass"),
+        ("androidcontrol tree without its episode level", r"The tree has no '9806/' level: this benchmark expects .*9806/"),
+        ("no valid record", r"all 3 records are bad; first: screenspot_mobile_v2.json #0: record is missing field 'bbox'"),
+        ("no records at all", r"no runnable sample in .*: it holds no records \(expected"),
+    ],
+)
+def test_a_sweep_with_nothing_runnable_stops_before_the_model_and_says_why(tmp_path, case, message):
+    name, paths = _all_bad(tmp_path, case)
+    cfg = EvalConfig(name, model=str(tmp_path / "no-model-needed"), results_dir=tmp_path / "results", data_dir=paths[0],
+                     images_dir=paths[1])
+    with pytest.raises(BenchmarkDataError, match=message):
+        run_sweep(cfg)
+    assert not (tmp_path / "results").exists()  # nothing written, no lock left behind
+
+
+def test_a_limit_that_selects_only_bad_rows_says_so(tmp_path):
+    paths = mind2web_data(tmp_path)
+    (paths[1] / "cross_domain" / "T1_u1" / "0.png").unlink()
+    (paths[1] / "cross_domain" / "T1_u2" / "0.png").unlink()
+    cfg = EvalConfig("mind2web", model="m", results_dir=tmp_path / "results", data_dir=paths[0], images_dir=paths[1], limit=1)
+    with pytest.raises(BenchmarkDataError, match=r"the first 1 episode\(s\) hold no runnable sample .* raise --limit"):
+        run_sweep(cfg)
