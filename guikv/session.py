@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from guikv.cache import CompressedCache
-from guikv.families import family_of
+from guikv.models.registry import spec_of
 from guikv.presses.base import Press
 from guikv.presses.registry import make_press
 
@@ -97,7 +97,8 @@ class MemorySession:
         self.processor = processor
         self.mode = mode
         self.max_screenshots = max_screenshots
-        self.family = family_of(model)
+        self.spec = spec_of(model)  # the model's family: RoPE scheme, turn-end and stop tokens
+        self.rope = self.spec.rope
         self.messages: list[dict[str, Any]] = []
         self.cache: CompressedCache | None = None
         self.next_pos = 0
@@ -217,7 +218,7 @@ class MemorySession:
         device = self.model.device
         ids = encoded["input_ids"].to(device)
         grid = encoded.get("image_grid_thw")
-        positions = self.family.chunk_positions(self.model, ids, grid.to(device) if grid is not None else None, self.next_pos)
+        positions = self.rope.chunk_positions(self.model, ids, grid.to(device) if grid is not None else None, self.next_pos)
         start = self.cache.get_seq_length()
         kwargs: dict[str, Any] = {}
         if "pixel_values" in encoded:
@@ -248,7 +249,7 @@ class MemorySession:
                 slot = self.cache.get_seq_length()
                 out = self.model(
                     input_ids=torch.tensor([[token]], device=device),
-                    position_ids=self.family.decode_positions(self.next_pos, device),
+                    position_ids=self.rope.decode_positions(self.next_pos, device),
                     cache_position=torch.tensor([slot], device=device),
                     past_key_values=self.cache,
                     use_cache=True,

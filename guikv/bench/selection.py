@@ -87,7 +87,7 @@ def vectorised_selection(inputs: dict, shapes: SelectionShapes, press: GuiKVPres
     off = inputs["span"][0] - chunk_start
     residual[:, off : off + shapes.tokens_per_screenshot] = inputs["norms"]
     view = LayerView(
-        attn=type("Attn", (), {"scaling": shapes.head_dim**-0.5})(), family=None, layer_idx=0, num_layers=1,
+        attn=type("Attn", (), {"scaling": shapes.head_dim**-0.5})(), rope=None, layer_idx=0, num_layers=1,
         hidden_states=torch.empty(1, chunk_len, 0, device=keys.device), position_embeddings=(None, None),
         keys=keys, values=inputs["values"], frames=inputs["frames"].expand(1, shapes.kv_heads, s),
         chunk_frames=inputs["frames"][chunk_start:][None], logical_length=s, capacity=capacity,

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from guikv.families import UnsupportedModelError
 from guikv.models.spec import ModelSpec, _field
+from guikv.rope import UnsupportedModelError
 
 
 class UnknownModelError(UnsupportedModelError, LookupError):

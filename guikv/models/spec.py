@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from guikv.families import ModelFamily as RopeScheme
+from guikv.rope import RopeScheme
 from guikv.spans import VisionTokenIds
 
 

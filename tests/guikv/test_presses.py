@@ -164,7 +164,7 @@ def test_unsupported_model_is_named():
     from transformers import GPT2Config, GPT2LMHeadModel
 
     model = GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=16, n_head=2, vocab_size=50))
-    with pytest.raises(guikv.UnsupportedModelError, match="GPT2LMHeadModel: no supported attention module"):
+    with pytest.raises(guikv.UnsupportedModelError, match="GPT2LMHeadModel: model_type 'gpt2' .*known families: qwen2_5_vl"):
         guikv.press("snap_kv")(model)
 
 
@@ -202,7 +202,7 @@ def test_hooks_are_removed_after_the_block(vl_model, vl_prompt):
 def test_unrotate_recovers_pre_rope_keys_after_pruning(request, which):
     """The ledger's positions un-rotate the cached keys back to k_proj's output, slot by slot, after pruning."""
     model, prompt = _model_and_prompt(request, which)
-    layers = session_family_layers(model)
+    layers = decoder_layers_of(model)
     projected = []
     handle = layers[1].self_attn.k_proj.register_forward_hook(lambda m, a, out: projected.append(out))
     try:
@@ -210,7 +210,7 @@ def test_unrotate_recovers_pre_rope_keys_after_pruning(request, which):
             cache = model(**prompt, use_cache=True).past_key_values
             keys = cache.layers[1].keys
             ledger = cache.ledger.layers[1]
-            pre = compressor.family.unrotate(model, layers[1].self_attn, keys, ledger.positions)
+            pre = compressor.rope.unrotate(model, layers[1].self_attn, keys, ledger.positions)
     finally:
         handle.remove()
     b, length, _ = projected[0].shape
@@ -222,10 +222,10 @@ def test_unrotate_recovers_pre_rope_keys_after_pruning(request, which):
     assert not torch.allclose(keys, expected, atol=1e-3)  # the cached keys really are rotated
 
 
-def session_family_layers(model):
-    from guikv.families import family_of
+def decoder_layers_of(model):
+    from guikv.models import spec_of
 
-    return family_of(model).decoder_layers(model)
+    return spec_of(model).rope.decoder_layers(model)
 
 
 def test_pre_rope_temporal_keys_see_a_repeated_screenshot(vl_model, processor):
@@ -241,8 +241,8 @@ def test_pre_rope_temporal_keys_see_a_repeated_screenshot(vl_model, processor):
         cache = vl_model(**prompt, use_cache=True).past_key_values
     ledger, keys = cache.ledger.layers[0], cache.layers[0].keys
     earlier, current = (ledger.frames[0, 0] == 0), (ledger.frames[0, 0] == 1)
-    attn = compressor.family.decoder_layers(vl_model)[0].self_attn
-    pre = compressor.family.unrotate(vl_model, attn, keys, ledger.positions)
+    attn = compressor.rope.decoder_layers(vl_model)[0].self_attn
+    pre = compressor.rope.unrotate(vl_model, attn, keys, ledger.positions)
     residual = {}
     for name, k in (("pre", pre), ("post", keys)):
         basis = subspace_basis(k[:, :, current], 8, "first_tokens")

@@ -73,8 +73,7 @@ def test_positions_after_pruning_match_one_shot(request, which, method):
         handle.remove()
     assert session.cache.get_seq_length() < session.cache.ledger.logical_length  # the cache really was pruned
     prompt = processor.encode(processor.render(as_messages(turns), add_generation_prompt=False), images_of(turns))
-    family = session.family
-    one_shot = family.chunk_positions(model, prompt["input_ids"], prompt.get("image_grid_thw"), 0)
+    one_shot = session.rope.chunk_positions(model, prompt["input_ids"], prompt.get("image_grid_thw"), 0)
     fed = torch.cat(seen, dim=-1)
     assert torch.equal(fed, one_shot)
     # The ledger keeps each surviving slot's RoPE positions: the newest window is exactly the prompt's tail.
