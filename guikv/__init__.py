@@ -13,9 +13,9 @@ from typing import Any
 
 from guikv.budget import Budget
 from guikv.cache import CompressedCache
-from guikv.families import UnsupportedModelError
 from guikv.presses.base import Press
 from guikv.presses.registry import PRESSES, make_press
+from guikv.rope import UnsupportedModelError
 
 
 def press(method: str | Press = "gui_kv", **options: Any) -> Press:

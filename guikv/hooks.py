@@ -25,9 +25,10 @@ from torch import nn
 from transformers import Cache
 
 from guikv.cache import TEXT, CompressedCache
-from guikv.families import attention_modules, family_of
+from guikv.models.registry import spec_of
 from guikv.presses.base import LayerView, Press, select
-from guikv.spans import VisionTokenIds, frame_labels, last_vision_end
+from guikv.rope import attention_modules
+from guikv.spans import frame_labels, last_vision_end
 
 
 @dataclass
@@ -49,10 +50,11 @@ class Compressor:
     def __init__(self, press: Press, model: nn.Module) -> None:
         self.press = press
         self.model = model
-        self.family = family_of(model)
-        self.attentions = attention_modules(model, self.family)
-        self.layers = self.family.decoder_layers(model)
-        self.vision_ids = VisionTokenIds.from_config(model.config)
+        spec = spec_of(model)  # UnknownModelError (an UnsupportedModelError) naming the known families
+        self.rope = spec.rope
+        self.attentions = attention_modules(model, self.rope)
+        self.layers = self.rope.decoder_layers(model)
+        self.vision_ids = spec.image_tokens.ids(model.config) if spec.image_tokens is not None else None
         self._handles: list[Any] = []
         self._chunk: _Chunk | None = None
         self.seconds = 0.0  # wall time spent scoring and pruning (its share of prefill is a benchmark figure)
@@ -114,7 +116,7 @@ class Compressor:
             # A first prefill without explicit positions: the model derives them from the ids (M-RoPE rope index);
             # derive the same ones for the ledger.
             grid = kwargs.get("image_grid_thw")
-            position_ids = self.family.chunk_positions(self.model, input_ids, grid, 0)
+            position_ids = self.rope.chunk_positions(self.model, input_ids, grid, 0)
         else:
             position_ids = kwargs.get("position_ids")
         self._chunk = _Chunk(
@@ -189,7 +191,7 @@ class Compressor:
                 return None
             view = LayerView(
                 attn=module,
-                family=self.family,
+                rope=self.rope,
                 layer_idx=idx,
                 num_layers=len(self.attentions),
                 hidden_states=hidden,
@@ -203,7 +205,7 @@ class Compressor:
                 residual_norms=chunk.residual_norms.pop(idx, None),
                 post_vision_start=chunk.post_vision_start,
                 positions=ledger.positions,
-                unrotate=functools.partial(self.family.unrotate, self.model, module),
+                unrotate=functools.partial(self.rope.unrotate, self.model, module),
             )
             if view.logical_length <= view.capacity:  # the budget covers the whole context: nothing to prune
                 return None

@@ -100,8 +100,13 @@ def load_model(
         "dtype": resolve_dtype(dtype, device),
         "attn_implementation": attn_implementation or default_attention(device),
     }
-    model, processor = spec.load(
-        source, model_options=model_options, min_pixels=min_pixels, max_pixels=max_pixels,
-        trust_remote_code=trust_remote_code,
-    )
+    from guikv.models.loaders import ProcessorMismatchError
+
+    try:
+        model, processor = spec.load(
+            source, model_options=model_options, min_pixels=min_pixels, max_pixels=max_pixels,
+            trust_remote_code=trust_remote_code,
+        )
+    except ProcessorMismatchError as exc:
+        raise ModelLoadError(str(exc)) from None
     return model.to(device).eval(), processor

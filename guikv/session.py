@@ -32,8 +32,9 @@ from typing import Any, Literal, TypeVar
 import torch
 from torch import nn
 
+from guikv.append_only import append_only_problem
 from guikv.cache import CacheSnapshot, CompressedCache
-from guikv.families import family_of
+from guikv.models.registry import spec_of
 from guikv.presses.base import Press
 from guikv.presses.registry import make_press
 from guikv.processor import ImageRejected, check_image_input
@@ -137,7 +138,8 @@ class MemorySession:
         self.processor = processor
         self.mode = mode
         self.max_screenshots = max_screenshots
-        self.family = family_of(model)
+        self.spec = spec_of(model)  # the model's family: RoPE scheme, turn-end and stop tokens
+        self.rope = self.spec.rope
         self.messages: list[dict[str, Any]] = []
         self.cache: CompressedCache | None = None
         self.next_pos = 0
@@ -146,11 +148,16 @@ class MemorySession:
         self._closed = False
         self._last_chunk_len = 0
         self._last_compress_seconds = 0.0
-        eos = {processor.tokenizer.convert_tokens_to_ids(t) for t in ("<|im_end|>", "<|endoftext|>")}
+        tokenizer = processor.tokenizer
+        unk = tokenizer.unk_token_id
+        eos = {tokenizer.convert_tokens_to_ids(t) for t in self.spec.stop_tokens}
         config_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
         eos.update(config_eos if isinstance(config_eos, list) else [config_eos])
-        unk = processor.tokenizer.unk_token_id
         self.eos_ids = {int(e) for e in eos if e is not None and e != unk}
+        self.turn_end_id = tokenizer.convert_tokens_to_ids(self.spec.turn_end)
+        if self.turn_end_id is None or self.turn_end_id == unk:
+            raise ValueError(f"the tokenizer has no {self.spec.turn_end!r} token, which ends a {self.spec.name} chat turn")
+        self.vision_ids = self.spec.image_tokens.ids(model.config, tokenizer) if self.spec.image_tokens else None
 
     # -- conversation --------------------------------------------------------------------------------------------
     def add(self, role: str, content: str | list[dict[str, Any]]) -> None:
@@ -298,7 +305,7 @@ class MemorySession:
         text = self.processor.tokenizer.decode(tokens, skip_special_tokens=True)
         self.messages.append({"role": "assistant", "content": text})
         if self.mode == "persistent":
-            self._fed_text += text + ("<|im_end|>" if stopped else "")
+            self._fed_text += text + (self.spec.turn_end if stopped else "")
         self._fed_messages = len(self.messages)
         return Reply(text, tuple(tokens), n_prefill, prefill_seconds, decode_seconds, stopped, self._last_compress_seconds)
 
@@ -313,6 +320,8 @@ class MemorySession:
         images = _images(self.messages[self._fed_messages :])
         if not chunk_text:
             raise SessionError("nothing new to feed")
+        if self.cache is None:
+            self._check_append_only()
         encoded = self._encode(chunk_text, images)
         if self.cache is None:
             self.cache = CompressedCache(config=self.model.config)
@@ -320,6 +329,15 @@ class MemorySession:
         self._fed_text = text
         self._fed_messages = len(self.messages)
         return logits, self._last_chunk_len
+
+    def _check_append_only(self) -> None:
+        system = [m for m in self.messages[:1] if m["role"] == "system"]
+        problem = append_only_problem(self.processor.render, self.spec.turn_end, system)
+        if problem is not None:
+            raise SessionError(
+                f"the {self.spec.name} chat template is not append-only: {problem}. A persistent session cannot reuse "
+                "its cache across turns with it; use mode='reference' (re-prefills each turn)"
+            )
 
     def _prefill_reference(self) -> tuple[torch.Tensor, int]:
         messages = _keep_last_screenshots(self.messages, self.max_screenshots)
@@ -334,7 +352,16 @@ class MemorySession:
         device = self.model.device
         ids = encoded["input_ids"].to(device)
         grid = encoded.get("image_grid_thw")
-        positions = self.family.chunk_positions(self.model, ids, grid.to(device) if grid is not None else None, self.next_pos)
+        if "pixel_values" not in encoded and self.spec.pixels is not None and self.vision_ids is not None:
+            # A chunk's image pads get their features (and Qwen3-VL's DeepStack additions) only from that chunk's
+            # pixels; without them the model would attend to placeholder embeddings as if they were the screenshot.
+            n_pads = int((ids == self.vision_ids.image_pad).sum())
+            if n_pads:
+                raise SessionError(
+                    f"a chunk holds {n_pads} image pad token(s) but no pixels for them; every screenshot's pads and "
+                    "pixels must be encoded together (is the processor's image token the model's?)"
+                )
+        positions = self.rope.chunk_positions(self.model, ids, grid.to(device) if grid is not None else None, self.next_pos)
         start = self.cache.get_seq_length()
         kwargs: dict[str, Any] = {}
         if "pixel_values" in encoded:
@@ -361,17 +388,19 @@ class MemorySession:
         with self.press(self.model):
             for _ in range(max_new_tokens):
                 token = int(logits.argmax())
-                # Every token, EOS included, goes into the cache so the next turn's text continues the template.
+                stop = token in self.eos_ids and not ignore_eos
+                # Every token goes into the cache so the next turn's text continues the template; a stop token goes
+                # in as the template's turn end (what a rendering of the conversation holds after the reply).
                 slot = self.cache.get_seq_length()
                 out = self.model(
-                    input_ids=torch.tensor([[token]], device=device),
-                    position_ids=self.family.decode_positions(self.next_pos, device),
+                    input_ids=torch.tensor([[self.turn_end_id if stop else token]], device=device),
+                    position_ids=self.rope.decode_positions(self.next_pos, device),
                     cache_position=torch.tensor([slot], device=device),
                     past_key_values=self.cache,
                     use_cache=True,
                 )
                 self.next_pos += 1
-                if token in self.eos_ids and not ignore_eos:
+                if stop:
                     return tokens, True
                 tokens.append(token)
                 logits = out.logits[0, -1]

@@ -9,23 +9,11 @@ import torch
 
 @dataclass(frozen=True)
 class VisionTokenIds:
-    """The ids that delimit a screenshot in a model's expanded token sequence."""
+    """The ids that delimit a screenshot in a model's expanded token sequence (``ModelSpec.image_tokens.ids``)."""
 
     image_pad: int
     vision_start: int | None = None
     vision_end: int | None = None
-
-    @classmethod
-    def from_config(cls, config) -> VisionTokenIds | None:
-        """Read them from a (Qwen2.5-VL-style) config; ``None`` when the model declares no image token."""
-        image = getattr(config, "image_token_id", None)
-        if image is None:
-            return None
-        return cls(
-            image_pad=int(image),
-            vision_start=getattr(config, "vision_start_token_id", None),
-            vision_end=getattr(config, "vision_end_token_id", None),
-        )
 
 
 def image_spans(input_ids: torch.Tensor, ids: VisionTokenIds | None) -> list[tuple[int, int]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from guikv.testing import tiny_processor, tiny_qwen2, tiny_qwen2_5_vl
+from guikv.testing import tiny_processor, tiny_qwen2_5_vl
 
 torch.set_num_threads(2)
 
@@ -19,14 +19,3 @@ def processor():
 def vl_model(processor):
     """Tiny Qwen2.5-VL (M-RoPE, GQA 4/2), float32, sdpa."""
     return tiny_qwen2_5_vl(tokenizer=processor.tokenizer)
-
-
-@pytest.fixture(scope="session")
-def vl_model_eager(processor):
-    return tiny_qwen2_5_vl(tokenizer=processor.tokenizer, attn_implementation="eager")
-
-
-@pytest.fixture(scope="session")
-def text_model(processor):
-    """Tiny Qwen2 language model (1-D RoPE): OpenCUA's language-model path."""
-    return tiny_qwen2(tokenizer=processor.tokenizer)

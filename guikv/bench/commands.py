@@ -22,28 +22,43 @@ def _csv(text: str, cast=str) -> tuple:
     return tuple(cast(x.strip()) for x in text.split(",") if x.strip())
 
 
+def _family(name: str) -> str:
+    """A registered model family name, or a typer error listing them (the CLI's boundary for ``--family``)."""
+    from guikv.models import MODEL_SPECS
+
+    if name not in MODEL_SPECS:
+        raise typer.BadParameter(f"unknown model family {name!r}; known: {', '.join(MODEL_SPECS)}", param_hint="--family")
+    return name
+
+
+FAMILY_HELP = "model family whose layer shape to use (guikv.models.MODEL_SPECS), e.g. qwen2_5_vl, qwen3_vl, glm4v"
+
+
 @bench_app.command("selection")
 def selection(
     device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
+    family: Annotated[str, typer.Option(help=FAMILY_HELP, callback=_family)] = "qwen2_5_vl",
     screenshots: Annotated[int, typer.Option(help="screenshots in the context")] = 5,
-    tokens_per_screenshot: Annotated[int, typer.Option(help="LLM tokens per screenshot (1920x1080 -> 2691)")] = 2691,
+    tokens_per_screenshot: Annotated[int | None, typer.Option(
+        help="LLM tokens per screenshot (default: a 1920x1080 screenshot's for the family, 2691 for Qwen2.5-VL)")] = None,
     budget: Annotated[float, typer.Option(help="budget fraction")] = 0.1,
     repeats: Annotated[int, typer.Option(help="timing repeats (the median is reported)")] = 5,
     plain_loop: Annotated[bool, typer.Option(help="also time the tests' plain per-token loop (slow: ~a minute)")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
 ) -> None:
-    """GUI-KV selection time for one layer at UI-TARS-1.5-7B shapes: vectorised vs a reference-style per-head loop,
-    and as a share of that layer's prefill attention (target: >= 20x faster than the loop, <= 2% of prefill).
-    --plain-loop also times the plain per-token loop the tests check the selection against."""
-    from guikv.bench.selection import SelectionShapes, run_selection_bench
+    """GUI-KV selection time for one layer at a family's published shape (default UI-TARS-1.5-7B): vectorised vs a
+    reference-style per-head loop, and as a share of that layer's prefill attention (target: >= 20x faster than the
+    loop, <= 2% of prefill). --plain-loop also times the plain per-token loop the tests check the selection against."""
+    from guikv.bench.selection import run_selection_bench, shapes_for_family
 
-    shapes = SelectionShapes(screenshots=screenshots, tokens_per_screenshot=tokens_per_screenshot, budget=budget)
+    shapes = shapes_for_family(family, screenshots=screenshots, tokens_per_screenshot=tokens_per_screenshot, budget=budget)
     with console.status("timing selection and prefill attention..."):
         result = run_selection_bench(shapes, device=device, repeats=repeats, plain_loop=plain_loop)
     if as_json:
-        print(json.dumps(asdict(result)))
+        print(json.dumps({"family": family, **asdict(result)}))
         return
-    table = Table(title=f"GUI-KV selection, one layer, {result.seq_len} tokens, {result.device}")
+    table = Table(title=f"GUI-KV selection, one {family} layer ({shapes.heads}/{shapes.kv_heads} heads, head dim "
+                        f"{shapes.head_dim}), {result.seq_len} tokens, {result.device}")
     for col in ("vectorised ms", "per-head loop ms", "speed-up", "prefill attention ms", "share of prefill", "same tokens"):
         table.add_column(col, justify="right")
     table.add_row(f"{result.vectorised_ms:.2f}", f"{result.loop_ms:.2f}", f"{result.speedup:.1f}x",
@@ -60,16 +75,18 @@ def memory(
     budget: Annotated[float, typer.Option(help="reference budget fraction; the persistent session gets the same tokens")] = 0.1,
     history: Annotated[int, typer.Option(help="screenshots the reference mode re-prefills")] = 5,
     scaled_down: Annotated[bool, typer.Option(help="small model and screenshots (a quick check, not the benchmark)")] = False,
+    family: Annotated[str, typer.Option(help=FAMILY_HELP, callback=_family)] = "qwen2_5_vl",
     device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
 ) -> None:
     """Per-step prefill time and KV bytes: persistent compressed session vs re-prefilling the last N screenshots,
-    on 1280x800 screenshots and a model with UI-TARS-1.5-7B's layer width (target: >= 4x less time from step 5)."""
+    on 1280x800 screenshots and one layer of the family's published width (default UI-TARS-1.5-7B's; target: >= 4x
+    less time from step 5)."""
     from guikv.bench.memory import SCALED_DOWN, MemoryBenchConfig, run_memory_bench
 
-    config = MemoryBenchConfig(steps=steps, method=method, budget=budget, history=history, device=device)
+    config = MemoryBenchConfig(steps=steps, method=method, budget=budget, history=history, device=device, family=family)
     if scaled_down:
-        config = MemoryBenchConfig(steps=steps, method=method, budget=budget, history=history, device=device,
+        config = MemoryBenchConfig(steps=steps, method=method, budget=budget, history=history, device=device, family=family,
                                    shapes=SCALED_DOWN, screenshot=(320, 200), min_pixels=28 * 28 * 4, max_pixels=28 * 28 * 64)
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("steps", total=steps)
@@ -77,7 +94,7 @@ def memory(
     if as_json:
         print(json.dumps(result.to_dict()))
         return
-    table = Table(title=f"{method}: persistent session vs reference re-prefill of {history} screenshots")
+    table = Table(title=f"{method} on {family}: persistent session vs reference re-prefill of {history} screenshots")
     for col in ("step", "persistent s", "reference s", "ratio", "persistent tokens", "reference tokens",
                 "persistent KV MB", "reference KV MB", "reference repeated-heads KV MB"):
         table.add_column(col, justify="right")

@@ -1,9 +1,11 @@
 """``bench memory``: per-step prefill time and KV bytes, persistent session vs the paper's re-prefill of N screenshots.
 
-A synthetic task: each step adds a 1280x800 screenshot and a short reply. The model is a random Qwen2.5-VL whose text
-layers have UI-TARS-1.5-7B's width (hidden 3584, 28/4 heads, head dim 128, MLP 18944) but few layers, and a small
-vision tower, so it runs on a CPU; per-layer attention and MLP costs are those of the 7B. The vision tower is
-scaled down for both modes alike (re-prefill would also re-encode every kept screenshot: the real gap is larger).
+A synthetic task: each step adds a 1280x800 screenshot and a short reply. The model is a random model of the chosen
+family (default Qwen2.5-VL) whose text layer has the published checkpoint's width (UI-TARS-1.5-7B: hidden 3584, 28/4
+heads, head dim 128, MLP 18944; see ``guikv.testing.registry``) but one layer, and a small vision tower, so it runs on
+a CPU; per-layer attention and MLP costs are those of the full model. Screenshots are resized with the family's own
+pixel limits. The vision tower is scaled down for both modes alike (re-prefill would also re-encode every kept
+screenshot: the real gap is larger).
 """
 
 from __future__ import annotations
@@ -14,12 +16,11 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from guikv.budget import Budget
-from guikv.loading import UI_TARS_MAX_PIXELS, UI_TARS_MIN_PIXELS
+from guikv.models import spec_named
 from guikv.session import MemorySession
-from guikv.testing import TinyShapes, synthetic_screenshot, tiny_processor, tiny_qwen2_5_vl
+from guikv.testing import TinyShapes, synthetic_screenshot
+from guikv.testing.registry import tiny_family
 
-UI_TARS_7B_LAYER = TinyShapes(hidden_size=3584, num_layers=1, num_heads=28, num_kv_heads=4, intermediate_size=18944,
-                              vision_depth=1, vision_hidden=64)
 SCALED_DOWN = TinyShapes(hidden_size=256, num_layers=2, num_heads=8, num_kv_heads=2, intermediate_size=512,
                          vision_depth=1, vision_hidden=32)
 
@@ -32,10 +33,11 @@ class MemoryBenchConfig:
     budget: float = 0.1
     history: int = 5  # screenshots the reference mode re-prefills
     reply_tokens: int = 8
-    shapes: TinyShapes = UI_TARS_7B_LAYER
+    family: str = "qwen2_5_vl"  # a registered model family (guikv.models.MODEL_SPECS)
+    shapes: TinyShapes | None = None  # None: one layer at the family's published width
     device: str = "cpu"
-    min_pixels: int = UI_TARS_MIN_PIXELS
-    max_pixels: int = UI_TARS_MAX_PIXELS
+    min_pixels: int | None = None  # None: the family's own per-image limits
+    max_pixels: int | None = None
 
 
 @dataclass
@@ -64,8 +66,14 @@ class MemoryBenchResult:
 
 
 def run_memory_bench(config: MemoryBenchConfig, on_step: Callable[[StepRow], None] | None = None) -> MemoryBenchResult:
-    processor = tiny_processor(min_pixels=config.min_pixels, max_pixels=config.max_pixels)
-    model = tiny_qwen2_5_vl(config.shapes, tokenizer=processor.tokenizer).to(config.device)
+    spec, family = spec_named(config.family), tiny_family(config.family)
+    shapes = config.shapes or family.wide_shapes
+    limits = {}
+    if spec.pixels is not None:  # per image, as the builders take them
+        limits = {"min_pixels": spec.pixels.min_pixels if config.min_pixels is None else config.min_pixels,
+                  "max_pixels": spec.pixels.max_pixels if config.max_pixels is None else config.max_pixels}
+    model, processor = family.build(shapes, **limits)
+    model = model.to(config.device)
     text = model.config.get_text_config()
     group = text.num_attention_heads // text.num_key_value_heads
     screenshot_tokens = _screenshot_tokens(processor, config.screenshot)
@@ -78,7 +86,7 @@ def run_memory_bench(config: MemoryBenchConfig, on_step: Callable[[StepRow], Non
     task = "Task: find the cheapest flight to Oslo and open its booking page."
     for session in (persistent, reference):
         session.add("system", "You are a helpful assistant.")
-    result = MemoryBenchResult(config={**asdict(config), "shapes": asdict(config.shapes), "screenshot_tokens": screenshot_tokens,
+    result = MemoryBenchResult(config={**asdict(config), "shapes": asdict(shapes), "screenshot_tokens": screenshot_tokens,
                                        "persistent_budget_tokens": persistent_budget})
     for step in range(1, config.steps + 1):
         image = synthetic_screenshot(*config.screenshot, seed=step)
@@ -106,8 +114,9 @@ def run_memory_bench(config: MemoryBenchConfig, on_step: Callable[[StepRow], Non
 
 
 def _screenshot_tokens(processor, size: tuple[int, int]) -> int:
-    grid = processor.image_processor(images=[synthetic_screenshot(*size)], return_tensors="pt")["image_grid_thw"]
-    return int(grid.prod() // processor.merge_size**2)
+    """Image-pad tokens one screenshot of ``size`` becomes (the processor's own expansion)."""
+    ids = processor.encode(processor.image_token, [synthetic_screenshot(*size)])["input_ids"]
+    return int((ids == processor.tokenizer.convert_tokens_to_ids(processor.image_token)).sum())
 
 
 def _sync(device: str) -> None:

@@ -1,8 +1,10 @@
 """``bench selection``: GUI-KV token selection per layer, vectorised vs a reference-style loop, vs prefill attention.
 
-Inputs are random tensors at UI-TARS-1.5-7B shapes (28 query heads, 4 key/value heads, head dim 128; 5 screenshots
-of 2,691 tokens, window 8). The loop version follows the reference's structure: Python loops over batch rows and
-query heads, each computing its window attention, pooling, saliency, QR and residuals on its own.
+Inputs are random tensors at a model family's published layer shape (default UI-TARS-1.5-7B: 28 query heads, 4
+key/value heads, head dim 128; 5 screenshots of 2,691 tokens, window 8); ``shapes_for_family`` takes the heads from the
+family's registered wide shape and the tokens of a 1920x1080 screenshot from its pixel spec. The loop version follows
+the reference's structure: Python loops over batch rows and query heads, each computing its window attention,
+pooling, saliency, QR and residuals on its own.
 """
 
 from __future__ import annotations
@@ -36,6 +38,20 @@ class SelectionShapes:
     @property
     def seq_len(self) -> int:
         return self.screenshots * self.tokens_per_screenshot + self.text_tokens
+
+
+def shapes_for_family(family: str, *, screenshots: int = 5, tokens_per_screenshot: int | None = None,
+                      budget: float = 0.1) -> SelectionShapes:
+    """One layer of ``family``'s published checkpoint; ``tokens_per_screenshot`` defaults to a 1920x1080 screenshot's
+    (2,691 for a family without its own image processor: OpenCUA's language model sees Qwen2.5-VL's geometry)."""
+    from guikv.models import spec_named
+    from guikv.testing.registry import tiny_family
+
+    spec, wide = spec_named(family), tiny_family(family).wide_shapes
+    if tokens_per_screenshot is None:
+        tokens_per_screenshot = spec.pixels.tokens(1080, 1920) if spec.pixels is not None else 2691
+    return SelectionShapes(heads=wide.num_heads, kv_heads=wide.num_kv_heads, head_dim=wide.dims_per_head(),
+                           screenshots=screenshots, tokens_per_screenshot=tokens_per_screenshot, budget=budget)
 
 
 @dataclass(frozen=True)
@@ -87,7 +103,7 @@ def vectorised_selection(inputs: dict, shapes: SelectionShapes, press: GuiKVPres
     off = inputs["span"][0] - chunk_start
     residual[:, off : off + shapes.tokens_per_screenshot] = inputs["norms"]
     view = LayerView(
-        attn=type("Attn", (), {"scaling": shapes.head_dim**-0.5})(), family=None, layer_idx=0, num_layers=1,
+        attn=type("Attn", (), {"scaling": shapes.head_dim**-0.5})(), rope=None, layer_idx=0, num_layers=1,
         hidden_states=torch.empty(1, chunk_len, 0, device=keys.device), position_embeddings=(None, None),
         keys=keys, values=inputs["values"], frames=inputs["frames"].expand(1, shapes.kv_heads, s),
         chunk_frames=inputs["frames"][chunk_start:][None], logical_length=s, capacity=capacity,

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 import guikv
+from guikv.models import spec_of
 from guikv.testing import synthetic_screenshot, tiny_processor, tiny_qwen2_5_vl
 
 VARIANTS: dict[str, dict] = {
@@ -78,13 +79,15 @@ def run_variants_bench(budget: float = 0.2, screenshots: int = 4, seed: int = 0)
 
 def _norm_spread(model, inputs) -> tuple[float, float]:
     """Coefficient of variation (std / mean) of the last screenshot's token norms, residual vs normed input."""
-    image_id = model.config.image_token_id
+    spec = spec_of(model)
+    image_id = spec.image_tokens.ids(model.config).image_pad
     ids = inputs["input_ids"][0]
     pads = torch.nonzero(ids == image_id).flatten()
     runs = torch.nonzero(torch.diff(pads) > 1).flatten()
     last = pads[int(runs[-1]) + 1 :] if runs.numel() else pads
     captured: dict[str, list[torch.Tensor]] = {"residual": [], "normed": []}
-    layers = model.model.language_model.layers
+    layers = spec.rope.decoder_layers(model)
+
     def grab(name: str):
         def hook(module, args, kwargs):
             captured[name].append(kwargs.get("hidden_states", args[0] if args else None))

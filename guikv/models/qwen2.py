@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from guikv.families import Qwen2Family
 from guikv.models.spec import ImageTokenLayout, ModelSpec
+from guikv.rope import Rope1D
 
 
 def load(source: str, **options):
@@ -18,7 +18,7 @@ SPEC = ModelSpec(
     name="qwen2",
     model_types=("qwen2", "qwen3", "llama", "mistral"),
     architectures=("Qwen2ForCausalLM", "Qwen3ForCausalLM", "LlamaForCausalLM", "MistralForCausalLM"),
-    rope=Qwen2Family(),
+    rope=Rope1D(attention_classes=("Qwen2Attention", "Qwen3Attention", "LlamaAttention", "MistralAttention")),
     load=load,
     # A text-only model has no image processor; a config that declares image token ids (the tests' tiny model) still
     # gets screenshot spans for the hooks.

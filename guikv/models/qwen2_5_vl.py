@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from guikv.families import Qwen2_5_VLFamily
 from guikv.models.spec import ImageTokenLayout, ModelSpec, PixelSpec
+from guikv.rope import MRope
 
 
 def load(source: str, **options):
@@ -18,7 +18,7 @@ SPEC = ModelSpec(
     name="qwen2_5_vl",
     model_types=("qwen2_5_vl",),
     architectures=("Qwen2_5_VLForConditionalGeneration",),
-    rope=Qwen2_5_VLFamily(),
+    rope=MRope(attention_classes=("Qwen2_5_VLAttention",)),
     load=load,
     image_tokens=ImageTokenLayout(pad="<|image_pad|>", start="<|vision_start|>", end="<|vision_end|>"),
     # UI-TARS' limits (spec A.4): min 100*28*28, max 16384*28*28.

@@ -1,14 +1,26 @@
 """The registry of model specs: ``config.json`` -> ``ModelSpec``, and a loaded model -> its spec.
 
 Lookups raise ``UnknownModelError`` listing the known families; nothing falls back silently to a default family.
+Families the hook design cannot serve at all are named with the reason (``UNSERVABLE``), not registered.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from guikv.families import UnsupportedModelError
 from guikv.models.spec import ModelSpec, _field
+from guikv.rope import UnsupportedModelError
+
+_RECURRENT = (
+    "hybrid linear attention: most layers are Gated DeltaNet layers whose recurrent/convolution state is not a "
+    "per-token KV cache, so token eviction cannot compress it (and the cache class is its own)"
+)
+# model_type -> why guikv's KV-cache hooks cannot serve it (research-10.md F.1).
+UNSERVABLE: dict[str, str] = {
+    "qwen3_5": f"Qwen3.5: {_RECURRENT}",
+    "qwen3_5_moe": f"Qwen3.5 MoE: {_RECURRENT}",
+    "qwen3_next": f"Qwen3-Next: {_RECURRENT}",
+}
 
 
 class UnknownModelError(UnsupportedModelError, LookupError):
@@ -16,9 +28,9 @@ class UnknownModelError(UnsupportedModelError, LookupError):
 
 
 def _specs() -> dict[str, ModelSpec]:
-    from guikv.models import qwen2, qwen2_5_vl
+    from guikv.models import glm4v, qwen2, qwen2_5_vl, qwen2_vl, qwen3_vl
 
-    specs = [qwen2_5_vl.SPEC, qwen2.SPEC]
+    specs = [qwen2_5_vl.SPEC, qwen2_vl.SPEC, qwen3_vl.SPEC, qwen3_vl.MOE_SPEC, glm4v.SPEC, qwen2.SPEC]
     return {spec.name: spec for spec in specs}
 
 
@@ -45,8 +57,9 @@ def spec_for_config(config: Any, source: str = "the model") -> ModelSpec:
         if spec.matches(config):
             return spec
     architectures = _field(config, "architectures")
+    reason = f" ({UNSERVABLE[model_type]})" if model_type in UNSERVABLE else ""
     raise UnknownModelError(
-        f"{source}: model_type {model_type!r} (architectures {architectures}) is not a supported model family; "
+        f"{source}: model_type {model_type!r} (architectures {architectures}) is not a supported model family{reason}; "
         f"known families: {known_families()}"
     )
 

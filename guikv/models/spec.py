@@ -8,11 +8,12 @@ family-specific outside this file reads it from here (``guikv.models.registry``)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from guikv.families import ModelFamily as RopeScheme
+from guikv.rope import RopeScheme
 from guikv.spans import VisionTokenIds
 
 
@@ -57,16 +58,53 @@ class ImageTokenLayout:
 
 @dataclass(frozen=True)
 class PixelSpec:
-    """The image processor's resize rule: sides multiples of ``patch_size * merge_size``, area in [min, max] pixels."""
+    """The image processor's resize rule: sides multiples of ``patch_size * merge_size``, area in [min, max] pixels.
+
+    ``min_pixels`` / ``max_pixels`` are per image (what the model sees). ``frames_per_image``: how many frames the
+    image processor counts an image as against its own ``size`` limits (GLM-4.1V's counts ``temporal_patch_size`` = 2,
+    so its ``size`` must hold twice the per-image limits); ``image_processor`` is the (slow) class that implements it.
+    """
 
     patch_size: int = 14
     merge_size: int = 2
     min_pixels: int = 100 * 28 * 28
     max_pixels: int = 16384 * 28 * 28
+    frames_per_image: int = 1
+    image_processor: str = "Qwen2VLImageProcessor"
 
     @property
     def factor(self) -> int:
         return self.patch_size * self.merge_size
+
+    def processor_limits(self, min_pixels: int | None = None, max_pixels: int | None = None) -> dict[str, int]:
+        """The image processor's ``min_pixels`` / ``max_pixels`` for these (or the given) per-image limits."""
+        lo = self.min_pixels if min_pixels is None else min_pixels
+        hi = self.max_pixels if max_pixels is None else max_pixels
+        if not 0 < lo <= hi:
+            raise ValueError(f"pixel limits must satisfy 0 < min_pixels <= max_pixels, got {lo} and {hi}")
+        return {"min_pixels": lo * self.frames_per_image, "max_pixels": hi * self.frames_per_image}
+
+    def resize(self, height: int, width: int) -> tuple[int, int]:
+        """``(height, width)`` the model sees for an image of at least ``factor`` pixels a side (qwen-vl-utils rule)."""
+        factor = self.factor
+        if min(height, width) < 1:
+            raise ValueError(f"image size must be positive, got {width}x{height}")
+        h_bar = max(factor, round(height / factor) * factor)
+        w_bar = max(factor, round(width / factor) * factor)
+        if h_bar * w_bar > self.max_pixels:
+            beta = math.sqrt(height * width / self.max_pixels)
+            h_bar = max(factor, math.floor(height / beta / factor) * factor)
+            w_bar = max(factor, math.floor(width / beta / factor) * factor)
+        elif h_bar * w_bar < self.min_pixels:
+            beta = math.sqrt(self.min_pixels / (height * width))
+            h_bar = math.ceil(height * beta / factor) * factor
+            w_bar = math.ceil(width * beta / factor) * factor
+        return h_bar, w_bar
+
+    def tokens(self, height: int, width: int) -> int:
+        """Language-model tokens of one image: the resized area over ``factor ** 2``."""
+        h, w = self.resize(height, width)
+        return (h // self.factor) * (w // self.factor)
 
 
 @dataclass(frozen=True)
@@ -80,7 +118,9 @@ class ModelSpec:
     load: Callable[..., tuple[Any, Any]]
     image_tokens: ImageTokenLayout | None = None
     pixels: PixelSpec | None = None
-    turn_end: str = "<|im_end|>"  # closes an assistant turn in the chat template (fed back into the cache)
+    # The token the chat template puts after an assistant reply (the session feeds it back into the cache when a
+    # generation stops); GLM-4.1V closes no turn, its reply ends where the next ``<|user|>`` turn begins.
+    turn_end: str = "<|im_end|>"
     stop_tokens: tuple[str, ...] = ("<|im_end|>", "<|endoftext|>")  # any of these ends a generation
     default_adapter: str | None = None  # agent prompt/action adapter by name (agent.models), None for no agent use
     checkpoints: tuple[str, ...] = ()  # public checkpoints of this family (README table)

@@ -17,7 +17,7 @@ from torch import nn
 
 from guikv.budget import Budget
 from guikv.cache import TEXT
-from guikv.families import ModelFamily
+from guikv.rope import RopeScheme
 from guikv.window import pooled_window_scores, window_attention
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ class LayerView:
     """
 
     attn: nn.Module
-    family: ModelFamily
+    rope: RopeScheme | None  # None only for synthetic views whose window attention is provided
     layer_idx: int
     num_layers: int
     hidden_states: torch.Tensor
@@ -79,7 +79,7 @@ class LayerView:
         """(B, H, n, S) attention of the chunk's last ``n`` queries over all cached keys (computed once per n)."""
         if n not in self._probs:
             cos, sin = self.position_embeddings
-            q = self.family.window_queries(self.attn, self.hidden_states, cos, sin, n)
+            q = self.rope.window_queries(self.attn, self.hidden_states, cos, sin, n)
             self._probs[n] = window_attention(q, self.keys, self.attn.scaling)
         return self._probs[n]
 

@@ -1,16 +1,17 @@
-"""Tiny, offline stand-ins for UI-TARS-1.5 (Qwen2.5-VL, M-RoPE) and OpenCUA's language model (Qwen2, 1-D RoPE).
+"""Tiny, offline stand-ins for every registered model family (``guikv.testing.registry.TINY_FAMILIES``).
 
 Real transformers classes with random weights and small shapes, a real byte-level BPE tokenizer trained on the spot
-with ``tokenizers`` (carrying Qwen2.5-VL's special tokens and chat template) and the real ``Qwen2VLImageProcessor``.
-Nothing is downloaded: tests, benchmarks and the CLI's ``--model tiny`` use these where multi-GB weights cannot exist.
+with ``tokenizers`` (carrying the family's special tokens and a chat template of the real shape) and the family's real
+image processor. Nothing is downloaded: tests, benchmarks and the CLI's ``--model tiny`` use these where multi-GB
+weights cannot exist. This module holds UI-TARS-1.5 (Qwen2.5-VL) and the 1-D RoPE language model (OpenCUA's); one
+module per other family (``qwen2_vl``, ``qwen3_vl``, ``glm4v``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
-import torch
+from guikv.testing.common import TinyShapes, build, mrope_section, token_ids, train_tokenizer
 
 QWEN_SPECIAL_TOKENS = (
     "<|endoftext|>",
@@ -45,51 +46,9 @@ QWEN2_VL_CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
 
-_CORPUS = [
-    "You are a GUI agent. You are given a task and your action history, with screenshots. "
-    "You need to perform the next action to complete the task.",
-    "Thought: I should click the search box and type the query. Action: click(point='<point>100 200</point>')",
-    "Action: type(content='hello world\\n') hotkey(key='ctrl c') scroll(point='<point>5 5</point>', direction='down')",
-    "finished(content='successful') drag(start_point='<point>1 2</point>', end_point='<point>3 4</point>') wait()",
-    "## Output Format ## Action Space ## Note ## User Instruction Please generate the next move.",
-    "pyautogui.click(x=1443, y=343) computer.terminate(status='success') 0123456789 abcdefghijklmnopqrstuvwxyz",
-]
-
-
-@dataclass(frozen=True)
-class TinyShapes:
-    """Shapes of the tiny text model; defaults keep GQA (2 query heads per key head) and M-RoPE sections."""
-
-    hidden_size: int = 64
-    num_layers: int = 3
-    num_heads: int = 4
-    num_kv_heads: int = 2
-    intermediate_size: int = 128
-    vision_depth: int = 2
-    vision_hidden: int = 32
-
-
 def tiny_tokenizer():
     """A byte-level BPE trained offline on GUI-agent text, with Qwen2.5-VL's special tokens and chat template."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=420, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
-    )
-    tok.train_from_iterator(_CORPUS, trainer=trainer)
-    tok.add_special_tokens(list(QWEN_SPECIAL_TOKENS))
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        eos_token="<|im_end|>",
-        pad_token="<|endoftext|>",
-        clean_up_tokenization_spaces=False,
-    )
-    fast.chat_template = QWEN2_VL_CHAT_TEMPLATE
-    return fast
+    return train_tokenizer(QWEN_SPECIAL_TOKENS, QWEN2_VL_CHAT_TEMPLATE, eos_token="<|im_end|>", pad_token="<|endoftext|>")
 
 
 def tiny_processor(min_pixels: int = 28 * 28 * 4, max_pixels: int = 28 * 28 * 64):
@@ -104,10 +63,6 @@ def tiny_processor(min_pixels: int = 28 * 28 * 4, max_pixels: int = 28 * 28 * 64
     )
 
 
-def _special_ids(tokenizer) -> dict[str, int]:
-    return {t: tokenizer.convert_tokens_to_ids(t) for t in QWEN_SPECIAL_TOKENS}
-
-
 def tiny_qwen2_5_vl(
     shapes: TinyShapes = TinyShapes(), *, seed: int = 0, attn_implementation: str = "sdpa", tokenizer=None
 ):
@@ -115,10 +70,8 @@ def tiny_qwen2_5_vl(
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
 
     tokenizer = tokenizer or tiny_tokenizer()
-    ids = _special_ids(tokenizer)
-    head_dim = shapes.hidden_size // shapes.num_heads
-    half = head_dim // 2
-    section = [half - 2 * (half * 3 // 8), half * 3 // 8, half * 3 // 8]
+    ids = token_ids(tokenizer, QWEN_SPECIAL_TOKENS)
+    section = mrope_section(shapes.dims_per_head() // 2, interleaved=False)
     config = Qwen2_5_VLConfig(
         text_config={
             "vocab_size": len(tokenizer),
@@ -152,10 +105,7 @@ def tiny_qwen2_5_vl(
         tie_word_embeddings=False,
     )
     config._attn_implementation = attn_implementation
-    torch.manual_seed(seed)
-    model = Qwen2_5_VLForConditionalGeneration(config).eval()
-    _spread_weights(model)
-    return model
+    return build(Qwen2_5_VLForConditionalGeneration, config, seed)
 
 
 def tiny_qwen2(shapes: TinyShapes = TinyShapes(), *, seed: int = 0, attn_implementation: str = "sdpa", tokenizer=None):
@@ -163,7 +113,7 @@ def tiny_qwen2(shapes: TinyShapes = TinyShapes(), *, seed: int = 0, attn_impleme
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     tokenizer = tokenizer or tiny_tokenizer()
-    ids = _special_ids(tokenizer)
+    ids = token_ids(tokenizer, QWEN_SPECIAL_TOKENS)
     config = Qwen2Config(
         vocab_size=len(tokenizer),
         hidden_size=shapes.hidden_size,
@@ -183,18 +133,7 @@ def tiny_qwen2(shapes: TinyShapes = TinyShapes(), *, seed: int = 0, attn_impleme
     config.image_token_id = ids["<|image_pad|>"]
     config.vision_start_token_id = ids["<|vision_start|>"]
     config.vision_end_token_id = ids["<|vision_end|>"]
-    torch.manual_seed(seed)
-    model = Qwen2ForCausalLM(config).eval()
-    _spread_weights(model)
-    return model
-
-
-def _spread_weights(model: torch.nn.Module) -> None:
-    """Widen the random init so attention is peaked and greedy decoding is not a constant token (tests need both)."""
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if name.endswith("weight") and param.dim() == 2 and ("proj" in name or "embed" in name or "lm_head" in name):
-                param.normal_(0.0, 0.2)
+    return build(Qwen2ForCausalLM, config, seed)
 
 
 def save_tiny_qwen2_5_vl(folder: str | Path, **kwargs) -> Path:
@@ -229,3 +168,41 @@ def synthetic_screenshot(width: int, height: int, seed: int = 0):
         w, h = int(rng.integers(4, max(5, width // 3))), int(rng.integers(4, max(5, height // 4)))
         pixels[y0 : y0 + h, x0 : x0 + w] = rng.integers(0, 255, 3, dtype=np.uint8)
     return Image.fromarray(pixels)
+
+
+# One module per other family (they import the Qwen pieces above, so these come last).
+from guikv.testing.glm4v import save_tiny_glm4v, tiny_glm4v, tiny_glm4v_processor, tiny_glm4v_tokenizer  # noqa: E402
+from guikv.testing.qwen2_vl import save_tiny_qwen2_vl, tiny_qwen2_vl  # noqa: E402
+from guikv.testing.qwen3_vl import (  # noqa: E402
+    save_tiny_qwen3_vl,
+    save_tiny_qwen3_vl_moe,
+    tiny_qwen3_vl,
+    tiny_qwen3_vl_moe,
+    tiny_qwen3_vl_processor,
+    tiny_qwen3_vl_tokenizer,
+)
+
+__all__ = [
+    "QWEN2_VL_CHAT_TEMPLATE",
+    "QWEN_SPECIAL_TOKENS",
+    "TinyShapes",
+    "save_tiny_glm4v",
+    "save_tiny_qwen2",
+    "save_tiny_qwen2_5_vl",
+    "save_tiny_qwen2_vl",
+    "save_tiny_qwen3_vl",
+    "save_tiny_qwen3_vl_moe",
+    "synthetic_screenshot",
+    "tiny_glm4v",
+    "tiny_glm4v_processor",
+    "tiny_glm4v_tokenizer",
+    "tiny_processor",
+    "tiny_qwen2",
+    "tiny_qwen2_5_vl",
+    "tiny_qwen2_vl",
+    "tiny_qwen3_vl",
+    "tiny_qwen3_vl_moe",
+    "tiny_qwen3_vl_processor",
+    "tiny_qwen3_vl_tokenizer",
+    "tiny_tokenizer",
+]

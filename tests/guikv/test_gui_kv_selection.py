@@ -45,7 +45,7 @@ def test_press_zeroes_earlier_frame_tokens_in_the_span():
     frames = torch.tensor([TEXT] * 4 + [0] * 8 + [1] * 12 + [TEXT] * 2)[None, None]
     view = LayerView(
         attn=None,
-        family=None,
+        rope=None,
         layer_idx=0,
         num_layers=1,
         hidden_states=torch.zeros(1, 14, d),
@@ -85,7 +85,7 @@ def test_vectorised_selection_matches_loop(kind):
     press = GuiKVPress(budget=0.2, alpha=2.0, temperature=3.5, rank=32, temporal_basis=kind)
     view = LayerView(
         attn=type("A", (), {"scaling": d**-0.5})(),
-        family=None,
+        rope=None,
         layer_idx=0,
         num_layers=1,
         hidden_states=torch.zeros(b, chunk_len, 8),

@@ -14,10 +14,11 @@ from typing import Any, ClassVar
 import pytest
 import torch
 
-from guikv.families import attention_modules, family_of
+from guikv.models.registry import spec_of
 from guikv.presses.vl_cache import VLCachePress
+from guikv.rope import attention_modules
 from guikv.session import MemorySession
-from tests.guikv.helpers import conversation, pad_only
+from tests.guikv.helpers import conversation
 
 LAYER = 1  # the tiny models have 3 layers: layer 0 has taken the chunk when layer 1 fails, layer 2 has not
 
@@ -30,7 +31,7 @@ def _setup(request, which):
     processor = request.getfixturevalue("processor")
     if which == "vl":
         return request.getfixturevalue("vl_model"), processor
-    return request.getfixturevalue("text_model"), pad_only(processor)
+    return request.getfixturevalue("tiny_models").get("qwen2")  # the 1-D RoPE model, with pads as image tokens
 
 
 def frozen(session: MemorySession) -> dict[str, Any]:
@@ -81,8 +82,8 @@ class Failure:
     calls: int = 0
 
     def install(self, model) -> list[Any]:
-        family = family_of(model)
-        attentions, decoder = attention_modules(model, family), family.decoder_layers(model)
+        rope = spec_of(model).rope
+        attentions, decoder = attention_modules(model, rope), rope.decoder_layers(model)
         if self.site == "attention":  # after layer k's attention appended the chunk, before its compression hook
             return [attentions[LAYER].register_forward_hook(self._on_chunk)]
         if self.site == "mlp":
