@@ -16,9 +16,9 @@ class UnknownModelError(UnsupportedModelError, LookupError):
 
 
 def _specs() -> dict[str, ModelSpec]:
-    from guikv.models import qwen2, qwen2_5_vl
+    from guikv.models import opencua, qwen2, qwen2_5_vl
 
-    specs = [qwen2_5_vl.SPEC, qwen2.SPEC]
+    specs = [qwen2_5_vl.SPEC, opencua.SPEC, qwen2.SPEC]
     return {spec.name: spec for spec in specs}
 
 
