@@ -235,6 +235,37 @@ def checkpoint_name(name: str, layout: str) -> str:
     raise ValueError(f"unknown layout {layout!r} for {name!r}; expected one of {LAYOUTS}")
 
 
+def write_tiny_files(
+    folder: str | Path, *, shapes: TinyShapes = TinyShapes(), chat_template: str = OPENCUA_CHAT_TEMPLATE
+) -> dict:
+    """Everything of a tiny checkpoint but the weights; returns the ``config.json`` written."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    ranks = tiny_bpe_ranks()
+    num_base = len(ranks)
+    write_tiktoken_file(folder / "tiktoken.model", ranks)
+    config = config_json(num_base, shapes)
+    _write_json(folder / "config.json", config)
+    _write_json(folder / "tokenizer_config.json", tokenizer_config(num_base, chat_template))
+    _write_json(folder / "preprocessor_config.json", PREPROCESSOR)
+    _write_json(folder / "generation_config.json", {"max_length": 32768, "eos_token_id": special_ids(num_base)["[EOS]"]})
+    return config
+
+
+def random_model(config: dict, *, seed: int = 0, attn_implementation: str = "sdpa"):
+    """The model of a ``config.json`` dict with random (widened) float32 weights; the same seed gives the same weights."""
+    from guikv.models.opencua.configuration import OpenCUAConfig
+    from guikv.models.opencua.modeling import OpenCUAForConditionalGeneration
+
+    raw = {k: v for k, v in config.items() if k != "auto_map"}
+    torch.manual_seed(seed)
+    model = OpenCUAForConditionalGeneration._from_config(
+        OpenCUAConfig(**raw), dtype=torch.float32, attn_implementation=attn_implementation
+    )
+    _spread_weights(model)
+    return model.eval()
+
+
 def save_tiny_opencua(
     folder: str | Path,
     *,
@@ -247,24 +278,8 @@ def save_tiny_opencua(
     """Write a tiny OpenCUA checkpoint folder (see the module docstring); ``shards > 1`` writes an index."""
     from safetensors.torch import save_file
 
-    from guikv.models.opencua.configuration import OpenCUAConfig
-    from guikv.models.opencua.modeling import OpenCUAForConditionalGeneration
-
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    ranks = tiny_bpe_ranks()
-    num_base = len(ranks)
-    write_tiktoken_file(folder / "tiktoken.model", ranks)
-    config = config_json(num_base, shapes)
-    _write_json(folder / "config.json", config)
-    _write_json(folder / "tokenizer_config.json", tokenizer_config(num_base, chat_template))
-    _write_json(folder / "preprocessor_config.json", PREPROCESSOR)
-    _write_json(folder / "generation_config.json", {"max_length": 32768, "eos_token_id": special_ids(num_base)["[EOS]"]})
-
-    raw = {k: v for k, v in config.items() if k != "auto_map"}
-    torch.manual_seed(seed)
-    model = OpenCUAForConditionalGeneration(OpenCUAConfig(**raw)).eval()
-    _spread_weights(model)
+    model = random_model(write_tiny_files(folder, shapes=shapes, chat_template=chat_template), seed=seed)
     tensors = {checkpoint_name(k, layout): v.detach().contiguous() for k, v in model.state_dict().items()}
     names = sorted(tensors)
     if shards <= 1:
@@ -283,12 +298,23 @@ def save_tiny_opencua(
 
 
 def tiny_opencua(*, shapes: TinyShapes = TinyShapes(), seed: int = 0, attn_implementation: str = "sdpa"):
-    """``(model, processor)`` of a tiny OpenCUA, loaded from a temporary real-layout folder (float32, eval mode)."""
-    from guikv.models.opencua.loading import load
+    """``(model, processor)`` of a tiny OpenCUA: what ``guikv.load_model`` gives for ``save_tiny_opencua`` (same seed),
+    built in memory (no weights written), so large shapes (a 7B-wide layer) stay cheap."""
+    from transformers import GenerationConfig
 
-    with tempfile.TemporaryDirectory() as folder:
-        save_tiny_opencua(folder, shapes=shapes, seed=seed)
-        return load(folder, model_options={"dtype": torch.float32, "attn_implementation": attn_implementation})
+    from guikv.models.opencua.loading import attach_tokenizer_ids, image_processor, opencua_processor
+    from guikv.models.opencua.tokenization import OpenCUATokenizer
+
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        config = write_tiny_files(folder, shapes=shapes)
+        tokenizer = OpenCUATokenizer.from_folder(folder)
+        processor = opencua_processor(tokenizer, image_processor(folder))
+        generation = GenerationConfig.from_pretrained(folder)
+    model = random_model(config, seed=seed, attn_implementation=attn_implementation)
+    model.generation_config = generation
+    attach_tokenizer_ids(model.config, tokenizer)
+    return model, processor
 
 
 def _write_json(path: Path, data: dict) -> None:

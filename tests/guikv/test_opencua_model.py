@@ -21,7 +21,7 @@ import guikv
 from guikv.loading import ModelLoadError
 from guikv.models import spec_named, spec_of
 from guikv.testing import synthetic_screenshot
-from guikv.testing.opencua import save_tiny_opencua
+from guikv.testing.opencua import save_tiny_opencua, tiny_opencua
 
 MESSAGES = [
     {"role": "system", "content": "You are a GUI agent."},
@@ -103,6 +103,15 @@ def test_sharded_and_alternative_layouts_load_the_same_weights(tmp_path, loaded,
     if shards > 1:
         assert (folder / "model.safetensors.index.json").is_file() and not (folder / "model.safetensors").exists()
     model, _ = guikv.load_model(folder)
+    with torch.no_grad():
+        assert torch.equal(model(**prompt).logits, loaded[0](**prompt).logits)
+
+
+def test_the_in_memory_builder_equals_the_loaded_folder(loaded, prompt):
+    """``tiny_opencua()`` (the test matrix's builder) is what ``load_model`` gives for the written folder."""
+    model, processor = tiny_opencua()
+    assert processor.render(MESSAGES) == loaded[1].render(MESSAGES)
+    assert model.config.to_dict() == loaded[0].config.to_dict()
     with torch.no_grad():
         assert torch.equal(model(**prompt).logits, loaded[0](**prompt).logits)
 
@@ -252,6 +261,46 @@ def test_other_image_processor_is_refused(folder, tmp_path):
     (copy / "preprocessor_config.json").write_text(json.dumps(config))
     with pytest.raises(ModelLoadError, match="SiglipImageProcessor"):
         guikv.load_model(copy)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("vision_tower.blocks.0.attn.qkv.weight", "vision_tower.blocks.0.attn.qkv.weight"),
+        ("language_model.lm_head.weight", "language_model.lm_head.weight"),
+        ("model.visual.merger.mlp.0.bias", "vision_tower.merger.mlp.0.bias"),
+        ("model.language_model.norm.weight", "language_model.model.norm.weight"),
+        ("visual.patch_embed.proj.weight", "vision_tower.patch_embed.proj.weight"),
+        ("model.layers.0.self_attn.q_proj.bias", "language_model.model.layers.0.self_attn.q_proj.bias"),
+        ("lm_head.weight", "language_model.lm_head.weight"),
+        ("mm_projector.proj.0.weight", None),
+    ],
+)
+def test_checkpoint_names_vllm_accepts(name, expected):
+    from guikv.models.opencua.weights import module_name
+
+    assert module_name(name) == expected
+
+
+def test_tied_embeddings_need_no_lm_head(folder, tmp_path):
+    copy = _copy(folder, tmp_path)
+    config = json.loads((copy / "config.json").read_text())
+    config["text_config"]["tie_word_embeddings"] = True
+    (copy / "config.json").write_text(json.dumps(config))
+    _rewrite_weights(copy, lambda t: t.pop("language_model.lm_head.weight"))
+    model, _ = guikv.load_model(copy)
+    assert model.language_model.lm_head.weight is model.language_model.model.embed_tokens.weight
+
+
+def test_a_leftover_mrope_section_means_1d_rope(folder, tmp_path, loaded, prompt):
+    copy = _copy(folder, tmp_path)
+    config = json.loads((copy / "config.json").read_text())
+    config["text_config"]["rope_scaling"] = {"type": "mrope", "mrope_section": [2, 3, 3]}
+    (copy / "config.json").write_text(json.dumps(config))
+    model, _ = guikv.load_model(copy)
+    assert model.config.text_config.rope_parameters["rope_type"] == "default"
+    with torch.no_grad():
+        assert torch.equal(model(**prompt).logits, loaded[0](**prompt).logits)
 
 
 def test_unknown_model_type_lists_opencua(tmp_path):

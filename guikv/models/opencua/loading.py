@@ -43,13 +43,14 @@ def load(
     model = load_opencua_model(folder, dtype=options.get("dtype", torch.float32),
                                attn_implementation=options.get("attn_implementation", "sdpa"))
     attach_tokenizer_ids(model.config, tokenizer, folder)
-    processor = VisionTextProcessor(
-        tokenizer=tokenizer,
-        image_processor=image_processor(folder, min_pixels=min_pixels, max_pixels=max_pixels),
-        chat_template=tokenizer.chat_template,
-        image_token=MEDIA_PLACEHOLDER,
+    return model, opencua_processor(tokenizer, image_processor(folder, min_pixels=min_pixels, max_pixels=max_pixels))
+
+
+def opencua_processor(tokenizer: OpenCUATokenizer, images: Any) -> VisionTextProcessor:
+    """The project's processor: the checkpoint's template, one ``<|media_placeholder|>`` per image, expanded."""
+    return VisionTextProcessor(
+        tokenizer=tokenizer, image_processor=images, chat_template=tokenizer.chat_template, image_token=MEDIA_PLACEHOLDER
     )
-    return model, processor
 
 
 def local_folder(source: str | Path) -> Path:
@@ -102,6 +103,12 @@ def read_config(folder: Path) -> OpenCUAConfig:
         if not isinstance(raw.get(key), dict):
             raise ModelLoadError(f"{path}: {key} must be an object (the checkpoint's Qwen2.5-VL / Qwen2 sub-config)")
     raw.pop("auto_map", None)  # points at the remote code, which is not used
+    rope = raw["text_config"].get("rope_scaling")
+    if isinstance(rope, dict) and rope.get("type", rope.get("rope_type")) == "mrope":
+        # Copied from Qwen2.5-VL's config: OpenCUA's language model rotates 1-D (README), i.e. the default angles
+        # (Qwen2-VL's own config mapped "mrope" to "default" the same way); the sections do not apply.
+        raw["text_config"]["rope_scaling"] = {k: v for k, v in rope.items() if k not in ("type", "rope_type", "mrope_section")}
+        raw["text_config"]["rope_scaling"]["rope_type"] = "default"
     try:
         config = OpenCUAConfig(**raw)
         config.validate_shapes()
