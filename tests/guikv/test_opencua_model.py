@@ -307,3 +307,14 @@ def test_unknown_model_type_lists_opencua(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "kimi_vl"}))
     with pytest.raises(ModelLoadError, match=r"known families: .*opencua \(model_type opencua\)"):
         guikv.load_model(tmp_path)
+
+
+def test_unreachable_hub_says_how_to_pass_a_folder(monkeypatch):
+    """The hub cannot be reached here (mocked only by offline mode, which makes the failure immediate)."""
+    import huggingface_hub.constants
+
+    from guikv.models.opencua.loading import load
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(ModelLoadError, match=r"pass the folder: --model \./weights"):
+        load("xlangai/OpenCUA-7B")
