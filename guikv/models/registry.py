@@ -28,9 +28,9 @@ class UnknownModelError(UnsupportedModelError, LookupError):
 
 
 def _specs() -> dict[str, ModelSpec]:
-    from guikv.models import glm4v, qwen2, qwen2_5_vl, qwen2_vl, qwen3_vl
+    from guikv.models import glm4v, opencua, qwen2, qwen2_5_vl, qwen2_vl, qwen3_vl
 
-    specs = [qwen2_5_vl.SPEC, qwen2_vl.SPEC, qwen3_vl.SPEC, qwen3_vl.MOE_SPEC, glm4v.SPEC, qwen2.SPEC]
+    specs = [qwen2_5_vl.SPEC, qwen2_vl.SPEC, opencua.SPEC, qwen3_vl.SPEC, qwen3_vl.MOE_SPEC, glm4v.SPEC, qwen2.SPEC]
     return {spec.name: spec for spec in specs}
 
 

@@ -25,6 +25,7 @@ from guikv.testing import (
 )
 from guikv.testing.common import TinyShapes
 from guikv.testing.glm4v import save_tiny_glm4v, tiny_glm4v, tiny_glm4v_processor
+from guikv.testing.opencua import save_tiny_opencua, tiny_opencua_model, tiny_opencua_processor
 from guikv.testing.pad_only import pad_only
 from guikv.testing.qwen2_vl import save_tiny_qwen2_vl, tiny_qwen2_vl
 from guikv.testing.qwen3_vl import (
@@ -73,6 +74,7 @@ TINY_FAMILIES: dict[str, TinyFamily] = {
     for family in (
         TinyFamily("qwen2_5_vl", tiny_qwen2_5_vl, tiny_processor, save_tiny_qwen2_5_vl, _QWEN_7B),
         TinyFamily("qwen2_vl", tiny_qwen2_vl, tiny_processor, save_tiny_qwen2_vl, _QWEN_7B),
+        TinyFamily("opencua", tiny_opencua_model, tiny_opencua_processor, save_tiny_opencua, _QWEN_7B),
         # Qwen3-VL-8B: hidden 4096, 32/8 heads, head dim 128, MLP 12288.
         TinyFamily("qwen3_vl", tiny_qwen3_vl, tiny_qwen3_vl_processor, save_tiny_qwen3_vl,
                    TinyShapes(hidden_size=4096, num_layers=1, num_heads=32, num_kv_heads=8, intermediate_size=12288,

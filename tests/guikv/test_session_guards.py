@@ -89,7 +89,7 @@ def test_image_pads_without_pixels_are_refused(tiny_models, family):
         session.add(role, content)
     with pytest.raises(SessionError, match=r"holds \d+ image pad token\(s\) but no pixels"):
         session.generate(max_new_tokens=2)
-    assert session.cache.get_seq_length() == 0
+    assert session.cache is None or session.cache.get_seq_length() == 0  # nothing was fed
 
 
 @pytest.mark.parametrize("family", ["qwen3_vl", "qwen3_vl_moe"])
