@@ -1,11 +1,12 @@
 """Screenshot pixels <-> the coordinates a Qwen2.5-VL-based GUI model reads and writes.
 
 UI-TARS-1.5 and OpenCUA-7B see every screenshot after ``smart_resize`` (both sides multiples of 28, area inside the
-processor's pixel limits) and answer in absolute pixels of that resized image (specs/models.md A.4, B.4). Actions
-carry integer pixels of the screenshot the environment returned, so adapters map
-``x_screenshot = x / W_resized * W_screenshot`` (and likewise y), round, and clamp into the image. Device scale
-factors and monitor offsets are the environment's business: a 2560x1600 screenshot of a 1280x800 CSS viewport is
-mapped to 2560x1600 pixels here and divided by the DPR there.
+processor's pixel limits) and answer in absolute pixels of that resized image (specs/models.md A.4, B.4); Qwen3-VL
+sees multiples of 32 and answers in thousandths of the image (``agent.models.qwen3_vl``). Actions carry integer
+pixels of the screenshot the environment returned, so adapters map ``x_screenshot = x / W_resized * W_screenshot``
+(and likewise y), round, and clamp into the image. Device scale factors and monitor offsets are the environment's
+business: a 2560x1600 screenshot of a 1280x800 CSS viewport is mapped to 2560x1600 pixels here and divided by the DPR
+there.
 
 Why not ``qwen_vl_utils.smart_resize``: qwen-vl-utils 0.0.14 has the same rule, but its module imports torchvision
 at import time, which is not installed (its wheels pin a torch build). ``ui_tars.action_parser.smart_resize`` is the
@@ -53,6 +54,8 @@ class PixelLimits:
 
 UI_TARS_PIXEL_LIMITS = PixelLimits(min_pixels=UI_TARS_MIN_PIXELS, max_pixels=UI_TARS_MAX_PIXELS)  # 78,400 / 12,845,056
 OPENCUA_PIXEL_LIMITS = PixelLimits(min_pixels=4 * 28 * 28, max_pixels=UI_TARS_MAX_PIXELS)  # 3,136 / 12,845,056
+# Qwen3-VL checkpoints' preprocessor_config.json: patch 16 x merge 2, size {shortest_edge: 65536, longest_edge: 16777216}.
+QWEN3_VL_PIXEL_LIMITS = PixelLimits(min_pixels=65_536, max_pixels=16_777_216, factor=32)
 
 
 def smart_resize(

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 from PIL import Image
 
-from agent.coords import Convention, CoordinateMap, PixelLimits
+from agent.coords import IMAGE_FACTOR, Convention, CoordinateMap, PixelLimits
 from environments.actions import Action
 from environments.keys import canonical_key
 
@@ -34,9 +34,10 @@ class ParsedOutput:
     """One model response turned into actions.
 
     ``actions`` are in the order the model wrote them, points already in screenshot pixels. ``thought`` is the
-    model's reasoning (UI-TARS ``Thought:``/``Action_Summary:``, else its ``<think>`` block; OpenCUA ``## Thought:``);
-    ``reflection`` is UI-TARS's ``Reflection:`` when present; ``action_summary`` is OpenCUA's one-sentence
-    ``## Action:``; ``raw`` is the untouched text.
+    model's reasoning (UI-TARS ``Thought:``/``Action_Summary:``, else its ``<think>`` block; OpenCUA ``## Thought:``;
+    Qwen3-VL the text before its tool calls); ``reflection`` is UI-TARS's ``Reflection:`` when present;
+    ``action_summary`` is OpenCUA's one-sentence ``## Action:`` (Qwen3-VL's ``Action:``); ``raw`` is the untouched
+    text.
     """
 
     thought: str
@@ -54,6 +55,7 @@ class ModelAdapter(ABC):
     """
 
     name: ClassVar[str]
+    image_factor: ClassVar[int] = IMAGE_FACTOR  # the processor's patch size x merge size (Qwen3-VL: 16 x 2)
     max_new_tokens: int
     min_pixels: int
     max_pixels: int
@@ -62,12 +64,12 @@ class ModelAdapter(ABC):
         """Validate the options every adapter has (called from the subclasses' ``__post_init__``)."""
         if self.max_new_tokens <= 0:
             raise ValueError(f"max_new_tokens must be positive, got {self.max_new_tokens}")
-        PixelLimits(self.min_pixels, self.max_pixels)
+        PixelLimits(self.min_pixels, self.max_pixels, self.image_factor)
 
     @property
     def model_pixel_limits(self) -> PixelLimits:
         """Min/max pixels the image processor must use; coordinates are mapped with the same limits."""
-        return PixelLimits(self.min_pixels, self.max_pixels)
+        return PixelLimits(self.min_pixels, self.max_pixels, self.image_factor)
 
     @property
     @abstractmethod

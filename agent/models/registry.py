@@ -9,18 +9,34 @@ from typing import Any
 from agent.errors import UnknownModelError
 from agent.models.base import ModelAdapter
 from agent.models.opencua import OpenCUAAdapter
+from agent.models.qwen3_vl import Qwen3VLAdapter
 from agent.models.ui_tars import UITarsAdapter
 
-ADAPTERS: dict[str, type[ModelAdapter]] = {cls.name: cls for cls in (UITarsAdapter, OpenCUAAdapter)}
+ADAPTERS: dict[str, type[ModelAdapter]] = {cls.name: cls for cls in (UITarsAdapter, OpenCUAAdapter, Qwen3VLAdapter)}
 
-# A stock Qwen2.5-VL checkpoint is prompted as UI-TARS-1.5 (which is one); OpenCUA ships remote code.
+# A stock Qwen2.5-VL checkpoint is prompted as UI-TARS-1.5 (which is one); OpenCUA ships remote code; Qwen3-VL
+# (dense and MoE) gets its own computer_use tool calls. (Issue 10 moves this mapping into guikv's model specs.)
 ARCHITECTURES: dict[str, str] = {
     "Qwen2_5_VLForConditionalGeneration": "ui_tars",
     "OpenCUAForConditionalGeneration": "opencua",
+    "Qwen3VLForConditionalGeneration": "qwen3_vl",
+    "Qwen3VLMoeForConditionalGeneration": "qwen3_vl",
 }
-MODEL_TYPES: dict[str, str] = {"qwen2_5_vl": "ui_tars", "opencua": "opencua"}
+MODEL_TYPES: dict[str, str] = {
+    "qwen2_5_vl": "ui_tars",
+    "opencua": "opencua",
+    "qwen3_vl": "qwen3_vl",
+    "qwen3_vl_moe": "qwen3_vl",
+}
 # Last resort for hub ids whose config cannot be read offline.
-NAME_HINTS: dict[str, str] = {"ui-tars": "ui_tars", "ui_tars": "ui_tars", "uitars": "ui_tars", "opencua": "opencua"}
+NAME_HINTS: dict[str, str] = {
+    "ui-tars": "ui_tars",
+    "ui_tars": "ui_tars",
+    "uitars": "ui_tars",
+    "opencua": "opencua",
+    "qwen3-vl": "qwen3_vl",
+    "qwen3_vl": "qwen3_vl",
+}
 
 
 def make_adapter(name: str, **options: Any) -> ModelAdapter:
