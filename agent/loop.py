@@ -322,7 +322,10 @@ class ModelPolicy:
         method_kwargs: Mapping[str, Any] | None = None,
         max_new_tokens: int | None = None,
         retries: int = 1,
+        session_factory: Callable[..., Any] | None = None,
     ) -> None:
+        """``session_factory(model, processor, method=, budget=, mode=, max_screenshots=, method_kwargs=)`` builds
+        the memory of a task (default ``guikv.session.MemorySession``); a server or a test passes its own."""
         if retries < 0:
             raise ValueError(f"retries must be >= 0, got {retries}")
         self.adapter = adapter
@@ -337,6 +340,7 @@ class ModelPolicy:
         }
         self.max_new_tokens = max_new_tokens or adapter.max_new_tokens
         self.retries = retries
+        self.session_factory = session_factory
         self.session: Any = None
         self.task: str | None = None
         self.step = 0
@@ -347,7 +351,8 @@ class ModelPolicy:
         self.close()
         self.task = task
         self.step = 0
-        self.session = MemorySession(self.model, self.processor, **self.session_options)
+        factory = self.session_factory or MemorySession
+        self.session = factory(self.model, self.processor, **self.session_options)
 
     def act(self, observation: Observation) -> PolicyOutput:
         if self.session is None or self.task is None:
@@ -369,9 +374,7 @@ class ModelPolicy:
                 session.add("user", CORRECTION.format(reason=calls[-1].error))
             reply = session.generate(max_new_tokens=self.max_new_tokens)
             try:
-                parsed = self.adapter.parse(reply.text, observation.size)
-                if not parsed.actions:
-                    raise ModelOutputError(reply.text, "the answer holds no action")
+                parsed = self.adapter.interpret(reply.text, observation.size)  # ModelOutputError for any bad text
             except ModelOutputError as exc:
                 calls.append(self._call(reply, exc.reason))
                 continue

@@ -76,7 +76,7 @@ class RunRecord:
         self.rows: list[dict[str, Any]] = []
         if config is not None:
             data = config.to_dict() if hasattr(config, "to_dict") else dict(config)
-            (self.folder / "config.json").write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+            (self.folder / "config.json").write_text(json_line(data, indent=2) + "\n", encoding="utf-8")
         (self.folder / STEPS_FILE).touch()
         self._last: StepRecord | None = None
 
@@ -96,7 +96,7 @@ class RunRecord:
             drawn.save(self.folder / annotated)
             row["annotated"] = annotated
         with self.steps_path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            handle.write(json_line(row) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
         self.rows.append(row)
@@ -114,9 +114,41 @@ class RunRecord:
         if stop_reason is None and last is not None:
             stop_reason = last.stop_reason
         summary = summarize(self.rows, stop_reason.to_dict() if stop_reason else None, error)
-        (self.folder / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        (self.folder / SUMMARY_FILE).write_text(json_line(summary, indent=2) + "\n", encoding="utf-8")
         write_report(self.folder)
         return summary
+
+
+# -- writing: strict JSON, valid UTF-8, whatever the model wrote -----------------------------------------------------
+def clean_text(text: str) -> str:
+    """``text`` as valid Unicode: a lone surrogate (from an escape like ``\\ud800`` in the model's answer) becomes
+    U+FFFD; a surrogate pair becomes the character it encodes. Valid text is returned as is."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` made strict-JSON safe: strings cleaned (``clean_text``), non-finite floats written as the strings
+    ``"nan"``, ``"inf"``, ``"-inf"``, tuples as lists, keys as strings, anything else as its ``str``."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, bool) or value is None or isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, Mapping):
+        return {clean_text(str(k)): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return clean_text(str(value))
+
+
+def json_line(value: Any, indent: int | None = None) -> str:
+    """Strict JSON (no ``NaN``), encodable as UTF-8: what every file of a run folder is written with."""
+    return json.dumps(jsonable(value), ensure_ascii=False, allow_nan=False, indent=indent)
 
 
 # -- reading ---------------------------------------------------------------------------------------------------------
@@ -467,5 +499,5 @@ def render_report(folder: str | Path) -> str:
 def write_report(folder: str | Path) -> Path:
     """Write ``report.html`` into a run folder and return its path."""
     path = Path(folder) / REPORT_FILE
-    path.write_text(render_report(folder), encoding="utf-8")
+    path.write_text(render_report(folder), encoding="utf-8", errors="replace")  # a hand-written row may hold lone surrogates
     return path
