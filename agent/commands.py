@@ -167,7 +167,9 @@ def _terminal_confirm(console: Console, status: Any) -> Callable[[ConfirmRequest
         status.stop()
         try:
             return RichConfirm.ask(Text(request.question, style="bold yellow"), console=console, default=False)
-        except EOFError:
+        except (EOFError, OSError, ValueError, RuntimeError):
+            # EOF (stdin at its end or /dev/null), a closed stdin (ValueError: I/O on closed file; RuntimeError:
+            # lost sys.stdin; OSError: bad file descriptor): nobody can answer, so the answer is no.
             console.print("[yellow]No answer (no terminal input): treated as no. Pass --yes to approve without "
                           "asking.[/]")
             return False

@@ -203,6 +203,7 @@ def run_steps(
     if max_steps < 1:
         raise ValueError(f"max_steps must be >= 1, got {max_steps}")
     gate = gate or SafetyGate(BROWSER_RULES, None)
+    gate.reset()
     started = clock()
     policy.reset(task)
     observation = env.reset(task)
@@ -257,7 +258,8 @@ def _perform(
     if isinstance(action, Finished):
         return ActionOutcome(action, "terminal"), observation, StopReason("finished", action.content or "finished")
     if dry_run:
-        risk = None if isinstance(action, CallUser) else gate.rules.risk(action, observation.info)
+        risk = None if isinstance(action, CallUser) else gate.risk(action, observation.info)
+        gate.executed(action, observation.info)  # as if it ran: the typed line grows as it would
         stop = StopReason("call_user", action.reason or "the model asks for a person") if isinstance(
             action, CallUser
         ) else None
@@ -272,10 +274,12 @@ def _perform(
         observation = env.step(action)
         return ActionOutcome(action, "terminal", "the person approved going on", decision.reason), observation, None
     started = time.monotonic()
+    before = observation.info
     observation = env.step(action)
     seconds = time.monotonic() - started
     if observation.error is not None:
         return ActionOutcome(action, "failed", observation.error, decision.reason, seconds), observation, None
+    gate.executed(action, before)
     return ActionOutcome(action, "executed", None, decision.reason, seconds), observation, None
 
 

@@ -242,3 +242,20 @@ def _two_steps_within_budget(vl_model, processor, method, mode):
         tokens = call.cache["tokens_per_layer"]
         assert sum(tokens) / len(tokens) <= call.cache["budget_tokens"], (method, mode, call.cache)
     policy.close()
+
+
+def test_a_destructive_command_split_over_two_steps_is_asked_and_declined(browser):
+    confirm = Answers(False)
+    policy = ScriptedPolicy([[Click(TEXT_FIELD), Type("r")], [Type("m -rf ~", submit=True), Click(GO_BUTTON)]])
+    first, second = run_steps(browser, policy, "t", max_steps=3, gate=SafetyGate(DESKTOP_RULES, confirm))
+    assert [o.status for o in first.outcomes] == ["executed", "executed"]
+    assert [o.status for o in second.outcomes] == ["declined", "skipped"]
+    assert second.stop_reason.kind == "declined" and "'rm -rf ~'" in second.stop_reason.message
+    assert len(confirm.questions) == 1 and field_value(browser) == "r" and page_log(browser) == ""
+
+
+def test_dry_run_notes_a_split_command_as_asking(browser):
+    policy = ScriptedPolicy([[Type("r")], [Type("m -rf ~", submit=True)]])
+    records = list(run_steps(browser, policy, "t", max_steps=2, gate=SafetyGate(DESKTOP_RULES, None), dry_run=True))
+    assert records[0].outcomes[0].risk is None and "deny list" in records[1].outcomes[0].risk
+    assert field_value(browser) == ""
