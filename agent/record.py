@@ -8,8 +8,10 @@
     report.html               self-contained (images inlined): every screenshot with its actions drawn on it
 
 ``write_report(folder)`` builds the report from the files alone, so it works on any run folder, including one whose
-run crashed before ``finish``. ``annotate`` draws actions (a marker for points, an arrow for drags and scrolls,
-a text label for each).
+run crashed before ``finish``; ``rebuild_report(folder)`` also rewrites ``summary.json`` (``guikv-agent report
+RUN_DIR``), e.g. for a run killed with SIGKILL, whose last row may be cut in half (it is skipped with a
+``TornRowWarning``). ``annotate`` draws actions (a marker for points, an arrow for drags and scrolls, a text label for
+each).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import json
 import math
 import os
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -152,8 +155,13 @@ def json_line(value: Any, indent: int | None = None) -> str:
 
 
 # -- reading ---------------------------------------------------------------------------------------------------------
+class TornRowWarning(UserWarning):
+    """``steps.jsonl`` ends in a half-written row (the run was killed while writing it); the row is skipped."""
+
+
 def read_steps(folder: str | Path) -> list[dict[str, Any]]:
-    """The rows of ``steps.jsonl``; a last line cut by a crash is ignored, any other broken line is an error."""
+    """The rows of ``steps.jsonl``; a last line cut by a crash is skipped with a ``TornRowWarning``, any other broken
+    line is an error."""
     path = Path(folder) / STEPS_FILE
     if not path.is_file():
         raise ValueError(f"{path} does not exist; a run folder holds {STEPS_FILE} (one JSON object per step)")
@@ -165,8 +173,10 @@ def read_steps(folder: str | Path) -> list[dict[str, Any]]:
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            if number == len(lines):
-                break  # the run died while writing its last row
+            if number == len(lines):  # the run died while writing its last row
+                warnings.warn(TornRowWarning(f"{path}, line {number}: the last row is cut short (the run was killed "
+                                             f"while writing it?) and was skipped"), stacklevel=2)
+                break
             raise ValueError(f"{path}, line {number}: not valid JSON ({exc})") from None
         if not isinstance(row, dict):
             raise ValueError(f"{path}, line {number}: a step row is a JSON object, got {type(row).__name__}")
@@ -184,29 +194,42 @@ def read_json(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def _mappings(value: Any) -> list[Mapping[str, Any]]:
+    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+
+
 def summarize(rows: Sequence[Mapping[str, Any]], stop_reason: Mapping[str, str] | None, error: str | None = None
               ) -> dict[str, Any]:
-    """Totals of a run's rows: steps, model calls, bad outputs, action outcomes, timings, peak cache."""
-    calls = [call for row in rows for call in row.get("calls") or []]
+    """Totals of a run's rows: steps, model calls, bad outputs, action outcomes, timings, peak cache.
+
+    Rows are read defensively (a hand-written or damaged row with odd types counts as empty, never a crash).
+    """
+    calls = [call for row in rows for call in _mappings(row.get("calls"))]
     statuses: dict[str, int] = {}
     for row in rows:
-        for outcome in row.get("outcomes") or []:
-            statuses[outcome.get("status", "?")] = statuses.get(outcome.get("status", "?"), 0) + 1
-    caches = [call.get("cache") or {} for call in calls]
-    peak_tokens = max((max(c.get("tokens_per_layer") or [0]) for c in caches), default=0)
-    seconds = [row.get("seconds") or 0.0 for row in rows]
+        for outcome in _mappings(row.get("outcomes")):
+            status = str(outcome.get("status", "?"))
+            statuses[status] = statuses.get(status, 0) + 1
+    caches = [call.get("cache") if isinstance(call.get("cache"), Mapping) else {} for call in calls]
+    peak_tokens = max((max([int(_number(t)) for t in c.get("tokens_per_layer") or [0]] or [0]) for c in caches),
+                      default=0)
+    seconds = [_number(row.get("seconds")) for row in rows]
     return {
         "steps": len(rows),
-        "stop_reason": dict(stop_reason) if stop_reason else None,
+        "stop_reason": dict(stop_reason) if isinstance(stop_reason, Mapping) else None,
         "error": error,
         "model_calls": len(calls),
         "bad_outputs": sum(call.get("error") is not None for call in calls),
         "actions": statuses,
         "seconds": round(sum(seconds), 3),
         "mean_step_seconds": round(sum(seconds) / len(seconds), 3) if seconds else None,
-        "model_seconds": round(sum((c.get("prefill_seconds") or 0) + (c.get("decode_seconds") or 0) for c in calls), 3),
+        "model_seconds": round(sum(_number(c.get("prefill_seconds")) + _number(c.get("decode_seconds")) for c in calls), 3),
         "peak_cache_tokens": peak_tokens,
-        "peak_cache_bytes": max((c.get("bytes") or 0 for c in caches), default=0),
+        "peak_cache_bytes": int(max((_number(c.get("bytes")) for c in caches), default=0)),
         "final_logical_tokens": caches[-1].get("logical_tokens") if caches else None,
     }
 
@@ -318,11 +341,15 @@ def _data_uri(image: Image.Image) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _open(folder: Path, name: str | None) -> Image.Image | None:
-    if not name or not (folder / name).is_file():
+def _open(folder: Path, name: Any) -> Image.Image | None:
+    """The screenshot ``name`` of a run folder, or ``None`` when it is missing or unreadable (cut by a kill)."""
+    if not isinstance(name, str) or not name or not (folder / name).is_file():
         return None
-    with Image.open(folder / name) as image:
-        return image.convert("RGB")
+    try:
+        with Image.open(folder / name) as image:
+            return image.convert("RGB")
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
 
 
 def _mb(nbytes: float | None) -> str:
@@ -402,7 +429,7 @@ def _step_html(folder: Path, row: Mapping[str, Any]) -> str:
         bad_actions = str(exc)
     else:
         bad_actions = None
-    outcomes = row.get("outcomes") or [{} for _ in pairs]
+    outcomes = _mappings(row.get("outcomes")) or [{} for _ in pairs]
     name = row.get("screenshot") or (screenshot_name(step) if isinstance(step, int) else None)
     image = _open(folder, name)
     parts = [f'<section class="step" id="step-{esc(str(step))}">']
@@ -410,7 +437,7 @@ def _step_html(folder: Path, row: Mapping[str, Any]) -> str:
         drawn = annotate(image, [a for a, _ in pairs], [s for _, s in pairs])
         parts.append(f'<img src="{_data_uri(drawn)}" alt="screenshot of step {esc(str(step))}">')
     parts.append(f'<div class="side"><h2>Step {esc(str(step))}</h2>')
-    info = row.get("info") or {}
+    info = row.get("info") if isinstance(row.get("info"), Mapping) else {}
     where = info.get("url") or info.get("window")
     if where:
         parts.append(f'<div class="muted">{esc(str(where))}</div>')
@@ -439,14 +466,14 @@ def _step_html(folder: Path, row: Mapping[str, Any]) -> str:
               f"actions {row['action_seconds']:.2f} s" if isinstance(row.get("action_seconds"), int | float) else None]
     if any(timing):
         parts.append(f'<div class="muted">{esc(", ".join(t for t in timing if t))}</div>')
-    for number, call in enumerate(row.get("calls") or [], start=1):
+    for number, call in enumerate(_mappings(row.get("calls")), start=1):
         label = f"model call {number}: {call.get('prompt_tokens', '?')} new prompt tokens, " \
                 f"{call.get('output_tokens', '?')} generated; {_cache_line(call.get('cache') or {})}"
         error = f'<p class="err">unusable: {esc(str(call["error"]))}</p>' if call.get("error") else ""
         parts.append(f"<details><summary>{esc(label)}</summary>{error}<pre>{esc(str(call.get('raw', '')))}</pre>"
                      "</details>")
     stop = row.get("stop_reason")
-    if stop:
+    if isinstance(stop, Mapping):
         parts.append(f'<p><b>Run stopped:</b> {esc(str(stop.get("kind")))}: {esc(str(stop.get("message")))}</p>')
     parts.append("</div></section>")
     return "".join(parts)
@@ -494,6 +521,31 @@ def render_report(folder: str | Path) -> str:
         + final_html
         + "</main></body></html>\n"
     )
+
+
+def rebuild_report(folder: str | Path) -> dict[str, Any]:
+    """Rewrite ``summary.json`` and ``report.html`` of any run folder from its files; returns the summary.
+
+    The stop reason and error come from the run's own summary when it wrote one (a run that ended), else from the
+    last row; a run that ended without either (killed) says so in ``error``. ``ValueError`` when the folder holds no
+    readable ``steps.jsonl``.
+    """
+    folder = Path(folder)
+    rows = read_steps(folder)
+    try:
+        previous = read_json(folder / SUMMARY_FILE)
+    except ValueError:
+        previous = None  # a summary cut by the kill: rebuilt from the rows
+    if previous is not None:
+        stop, error = previous.get("stop_reason"), previous.get("error")
+    else:
+        stop = rows[-1].get("stop_reason") if rows else None
+        error = None if stop else (f"the run ended without a stop reason or a summary (killed?); rebuilt from the "
+                                   f"{len(rows)} row(s) of {STEPS_FILE}")
+    summary = summarize(rows, stop if isinstance(stop, Mapping) else None, error if isinstance(error, str) else None)
+    (folder / SUMMARY_FILE).write_text(json_line(summary, indent=2) + "\n", encoding="utf-8")
+    write_report(folder)
+    return summary
 
 
 def write_report(folder: str | Path) -> Path:

@@ -25,6 +25,7 @@ from environments.actions import (
 )
 from environments.desktop import TYPE_CHUNK, DesktopConfig, DesktopEnv, safe_point, screenshot_size, to_screen
 from environments.errors import DisplayNotFoundError, FailSafeError
+from tests.environments.conftest import move_pointer, pointer_position
 
 if TYPE_CHECKING:
     from tests.environments.conftest import TkApp
@@ -184,27 +185,6 @@ def test_config_rejects_bad_values(kwargs: dict, message: str) -> None:
 
 
 # -- the fail-safe corners, and long actions that a stop cuts short ---------------------------------------------------
-def _move_pointer(x: int, y: int) -> None:
-    """Move the pointer as a person would (an XTEST motion event, not through the environment)."""
-    from Xlib import X
-    from Xlib.display import Display
-    from Xlib.ext import xtest
-
-    display = Display()
-    xtest.fake_input(display, X.MotionNotify, x=x, y=y)
-    display.sync()
-    display.close()
-
-
-def _pointer() -> tuple[int, int]:
-    from Xlib.display import Display
-
-    display = Display()
-    reply = display.screen().root.query_pointer()
-    display.close()
-    return reply.root_x, reply.root_y
-
-
 @pytest.mark.parametrize(
     ("point", "expected"),
     [((0, 0), (1, 1)), ((799, 0), (798, 1)), ((0, 599), (1, 598)), ((799, 599), (798, 598)), ((-5, -9), (1, 1)),
@@ -218,18 +198,18 @@ def test_clicks_at_the_corners_run_next_to_them_and_the_run_goes_on(desktop: Des
     desktop.reset()
     for corner, near in (((0, 0), (1, 1)), ((799, 0), (798, 1)), ((0, 599), (1, 598)), ((799, 599), (798, 598))):
         assert desktop.step(Click(corner)).error is None
-        assert _pointer() == near
+        assert pointer_position() == near
     assert desktop.step(Click(CANVAS_POINT)).error is None  # no fail-safe: the pointer never sat on a corner
     tk_app.wait_for(lambda events: any(e["type"] == "release" for e in events))
 
 
 def test_the_fail_safe_corner_is_a_fail_safe_error(desktop: DesktopEnv, tk_app: TkApp) -> None:
     desktop.reset()
-    _move_pointer(0, 0)  # a person pushes the mouse into the corner
+    move_pointer(0, 0)  # a person pushes the mouse into the corner
     with pytest.raises(FailSafeError, match="corner of the screen"):
         desktop.step(Click(CANVAS_POINT))
     assert not any(e["type"] == "press" for e in tk_app.events())  # the click never happened
-    _move_pointer(400, 300)
+    move_pointer(400, 300)
     assert desktop.step(Click(CANVAS_POINT)).error is None  # the environment is usable again
 
 
