@@ -25,7 +25,7 @@ from agent.flags import viewport as _viewport
 from agent.folder_commands import REPLAY_HELP, REPORT_HELP, replay_command, report_command
 from agent.loop import ModelPolicy, StopReason, run_steps
 from agent.models.registry import ADAPTERS
-from agent.record import RunRecord, default_run_folder
+from agent.record import RunRecord, check_run_folder, default_run_folder
 from agent.safety import SafetyGate, rules_for
 from agent.terminal import EXIT_INTERRUPTED, EXIT_STOPPED, step_panel, summary_table
 from agent.terminal import fail as _fail
@@ -173,85 +173,39 @@ def run_command(
 ) -> None:
     console = Console(highlight=False)
     _quiet_transformers()
-    env_name = env.value if isinstance(env, enum.Enum) else str(env)
-    try:
-        parsed_budget = Budget.parse(budget)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--budget") from None
-    flags = {"url": url, "viewport": viewport, "dpr": dpr, "headed": headed, "allow": allow_origin,
-             "monitor": monitor, "scale": scale, "max_size": max_size}
-    env_config = ENV_FLAGS[env_name](**flags) if env_name in ENV_FLAGS else {}
-    env_config.update(_options(env_option, "--env-option"))
-    folder = out or default_run_folder(task)
-    try:
-        config = RunConfig(
-            task=task, env=env_name, env_config=env_config, model=model,
-            adapter=adapter.value if isinstance(adapter, enum.Enum) else adapter,
-            adapter_options=_options(adapter_option, "--adapter-option"), trust_remote_code=trust_remote_code,
-            device=device, dtype=dtype, min_pixels=min_pixels, max_pixels=max_pixels,
-            kv=kv.value if isinstance(kv, enum.Enum) else kv, budget=parsed_budget.value,
-            kv_options=_options(kv_option, "--kv-option"), memory_mode=memory, max_screenshots=max_screenshots,
-            max_steps=max_steps, max_seconds=max_seconds, max_new_tokens=max_new_tokens, retries=retries,
-            dry_run=dry_run, yes=yes, out=str(folder),
-        )
-    except ValueError as exc:
-        raise _fail(console, str(exc)) from None
-    if (folder / "steps.jsonl").exists():
-        raise _fail(console, f"{folder} already holds a run; pass another --out")
-
+    config, adapter_ = _validated_config(
+        console, task=task, env=env, flags={"url": url, "viewport": viewport, "dpr": dpr, "headed": headed,
+                                            "allow": allow_origin, "monitor": monitor, "scale": scale,
+                                            "max_size": max_size},
+        env_option=env_option, model=model, adapter=adapter, adapter_option=adapter_option,
+        trust_remote_code=trust_remote_code, device=device, dtype=dtype, min_pixels=min_pixels, max_pixels=max_pixels,
+        kv=kv, budget=budget, kv_option=kv_option, memory=memory, max_screenshots=max_screenshots,
+        max_steps=max_steps, max_seconds=max_seconds, max_new_tokens=max_new_tokens, retries=retries,
+        dry_run=dry_run, yes=yes, out=out,
+    )
+    folder = Path(config.out)
     try:
         environment = make(config.env, **config.env_config)
     except ValueError as exc:
         raise _fail(console, f"--env {config.env}: {exc}") from None
-    try:
-        with console.status(f"Opening the {config.env} environment..."):
-            environment.reset(config.task)  # fail fast (no browser, no display, bad URL) before loading weights
-        with console.status(f"Loading {config.model} on {config.device}..."):
-            policy = ModelPolicy.from_config(config)
-    except (EnvError, ModelLoadError, AgentError, ValueError) as exc:
-        environment.close()
-        raise _fail(console, str(exc)) from None
-    except KeyboardInterrupt:
-        environment.close()
-        raise _fail(console, "interrupted before the first step; nothing was recorded", EXIT_INTERRUPTED) from None
-
-    console.print(f"[bold]Task:[/] {config.task}\n[dim]{config.env} | {config.model} | {config.kv} budget "
-                  f"{Budget.parse(config.budget)} | up to {config.max_steps} steps"
-                  + (" | DRY RUN" if config.dry_run else "") + f" | run folder {folder}[/]")
-    record = RunRecord(folder, config, annotate_steps=config.dry_run)
-    stop: StopReason | None = None
-    error: str | None = None
-    code = 0
-    status = console.status("Step 0: observing and thinking...")
-    gate = SafetyGate(rules_for(config.env), None if config.yes else _terminal_confirm(console, status))
-    try:
-        with _graceful_interrupt(console) as interrupted:
-            status.start()
-            steps = run_steps(
-                environment, policy, config.task, max_steps=config.max_steps, max_seconds=config.max_seconds,
-                gate=gate, dry_run=config.dry_run, stop_requested=interrupted.is_set,
-            )
-            for step in steps:
-                row = record.add(step)
-                status.stop()
-                console.print(step_panel(step, row, folder))
-                stop = step.stop_reason
-                if stop is None:
-                    status.update(f"Step {step.step + 1}: observing and thinking...")
-                    status.start()
-    except KeyboardInterrupt:
-        stop, code = StopReason("interrupted", "aborted by a second Ctrl+C during a step"), EXIT_INTERRUPTED
-    except EnvError as exc:
-        error, code = f"the environment failed: {exc}", EXIT_STOPPED
-    except Exception as exc:  # our bug: keep what was recorded, then show the traceback
-        error = f"{type(exc).__name__}: {exc}"
-        status.stop()
-        record.finish(stop, error)
-        raise
-    finally:
-        status.stop()
-        policy.close()
-        environment.close()
+    except TypeError as exc:  # a value of the wrong type reached the config's checks
+        raise _fail(console, f"--env {config.env}: an option has a value of the wrong type ({exc})") from None
+    with _graceful_interrupt(console) as interrupted:  # from here on SIGINT, SIGTERM and SIGHUP stop cleanly
+        try:
+            with console.status(f"Opening the {config.env} environment..."):
+                environment.reset(config.task)  # fail fast (no browser, no display, bad URL) before loading weights
+            with console.status(f"Loading {config.model} on {config.device}..."):
+                policy = ModelPolicy.from_config(config, adapter_)
+            if interrupted.is_set():
+                raise KeyboardInterrupt
+            record = RunRecord(folder, config, annotate_steps=config.dry_run)  # only now, with everything valid
+        except (EnvError, ModelLoadError, AgentError, ValueError, OSError) as exc:
+            environment.close()
+            raise _fail(console, str(exc)) from None
+        except KeyboardInterrupt:
+            environment.close()
+            raise _fail(console, "interrupted before the first step; nothing was recorded", EXIT_INTERRUPTED) from None
+        stop, error, code = _run(console, config, environment, policy, record, interrupted)
     summary = record.finish(stop, error)
     console.print(summary_table(summary, folder))
     if error:
@@ -261,5 +215,82 @@ def run_command(
     elif code == 0 and (stop is None or stop.kind not in CLEAN_STOPS):
         code = EXIT_STOPPED
     raise typer.Exit(code)
+
+
+def _validated_config(console: Console, *, task: str, env: Any, flags: dict[str, Any], env_option: list[str] | None,
+                      adapter: Any, adapter_option: list[str] | None, kv: Any, budget: str, kv_option: list[str] | None,
+                      memory: str, out: Path | None, **fields: Any) -> tuple[RunConfig, Any]:
+    """The run's ``RunConfig`` and adapter, every flag checked (values, the method's and the adapter's options, the
+    budget against the method's window, the run folder free and writable) before anything starts; a bad flag is a
+    one-line error (exit 2) and leaves nothing behind."""
+    env_name = env.value if isinstance(env, enum.Enum) else str(env)
+    try:
+        parsed_budget = Budget.parse(budget)
+    except ValueError as exc:
+        raise _fail(console, f"--budget: {exc}") from None
+    folder = out or default_run_folder(task)
+    try:
+        env_config = ENV_FLAGS[env_name](**flags) if env_name in ENV_FLAGS else {}
+        env_config.update(_options(env_option, "--env-option"))
+        adapter_options = _options(adapter_option, "--adapter-option")
+        kv_options = _options(kv_option, "--kv-option")
+    except typer.BadParameter as exc:
+        raise _fail(console, f"{exc.param_hint}: {exc.message}" if exc.param_hint else exc.message) from None
+    try:
+        config = RunConfig(
+            task=task, env=env_name, env_config=env_config, adapter=adapter.value if isinstance(adapter, enum.Enum)
+            else adapter, adapter_options=adapter_options, kv=kv.value if isinstance(kv, enum.Enum) else kv,
+            budget=parsed_budget.value, kv_options=kv_options, memory_mode=memory, out=str(folder), **fields,
+        )
+    except ValueError as exc:
+        raise _fail(console, str(exc).replace("kv_options: ", "--kv-option: ", 1)) from None
+    try:
+        adapter_ = ModelPolicy.adapter_for(config)
+    except (ModelLoadError, AgentError, ValueError) as exc:
+        raise _fail(console, str(exc)) from None
+    try:
+        check_run_folder(folder)
+    except ValueError as exc:
+        raise _fail(console, f"--out: {exc}") from None
+    return config, adapter_
+
+
+def _run(console: Console, config: RunConfig, environment: Any, policy: ModelPolicy, record: RunRecord,
+         interrupted: Any) -> tuple[StopReason | None, str | None, int]:
+    """The step loop with its live view; ``(stop reason, error, exit code so far)``. The record is written by the
+    caller whatever happens here (our own bug: written, then the traceback)."""
+    folder = record.folder
+    stop: StopReason | None = None
+    error: str | None = None
+    code = 0
+    status = console.status("Step 0: observing and thinking...")
+    gate = SafetyGate(rules_for(config.env), None if config.yes else _terminal_confirm(console, status))
+    try:
+        status.start()
+        steps = run_steps(
+            environment, policy, config.task, max_steps=config.max_steps, max_seconds=config.max_seconds,
+            gate=gate, dry_run=config.dry_run, stop_requested=interrupted.is_set,
+        )
+        for step in steps:
+            row = record.add(step)
+            status.stop()
+            console.print(step_panel(step, row, folder))
+            stop = step.stop_reason
+            if stop is None:
+                status.update(f"Step {step.step + 1}: observing and thinking...")
+                status.start()
+    except KeyboardInterrupt:
+        stop, code = StopReason("interrupted", "aborted by a second stop signal during a step"), EXIT_INTERRUPTED
+    except EnvError as exc:
+        error, code = f"the environment failed: {exc}", EXIT_STOPPED
+    except Exception as exc:  # our bug: keep what was recorded, then show the traceback
+        status.stop()
+        record.finish(stop, f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        status.stop()
+        policy.close()
+        environment.close()
+    return stop, error, code
 
 

@@ -204,17 +204,17 @@ class ModelPolicy:
             self.session.close()
             self.session = None
 
-    @classmethod
-    def from_config(cls, config: Any) -> ModelPolicy:
-        """Adapter, model and processor for a ``RunConfig`` (loads the weights: slow for a real model).
+    @staticmethod
+    def adapter_for(config: Any) -> ModelAdapter:
+        """The adapter of a ``RunConfig``, its options checked (``--adapter`` or the model's own config, plus the
+        pixel limits and token budget of the run); reads at most the model folder's ``config.json``, loads nothing.
 
-        The processor and the adapter share the pixel limits (``config.min_pixels``/``max_pixels`` or the adapter's
-        defaults), so coordinates map back onto the screenshot exactly. ``guikv.ModelLoadError`` when the weights
-        cannot be found, with how to pass a local folder.
+        ``guikv.ModelLoadError`` for a missing model folder, ``UnknownModelError`` when no adapter fits the model,
+        ``ValueError`` for a bad option.
         """
         from agent.errors import UnknownModelError
         from agent.models.registry import ADAPTERS, adapter_for_model, make_adapter
-        from guikv.loading import load_model, resolve_source
+        from guikv.loading import resolve_source
 
         options = dict(config.adapter_options)
         for name in ("min_pixels", "max_pixels", "max_new_tokens"):
@@ -222,12 +222,24 @@ class ModelPolicy:
                 options[name] = getattr(config, name)
         resolve_source(config.model)  # a wrong path says so, rather than "no adapter for it"
         if config.adapter is not None:
-            adapter = make_adapter(config.adapter, **options)
-        else:
-            try:
-                adapter = adapter_for_model(config.model, **options)
-            except UnknownModelError as exc:
-                raise UnknownModelError(f"{exc} On the command line: --adapter {'|'.join(ADAPTERS)}.") from None
+            return make_adapter(config.adapter, **options)
+        try:
+            return adapter_for_model(config.model, **options)
+        except UnknownModelError as exc:
+            raise UnknownModelError(f"{exc} On the command line: --adapter {'|'.join(ADAPTERS)}.") from None
+
+    @classmethod
+    def from_config(cls, config: Any, adapter: ModelAdapter | None = None) -> ModelPolicy:
+        """Adapter (``adapter_for(config)`` unless given), model and processor for a ``RunConfig`` (loads the
+        weights: slow for a real model).
+
+        The processor and the adapter share the pixel limits (``config.min_pixels``/``max_pixels`` or the adapter's
+        defaults), so coordinates map back onto the screenshot exactly. ``guikv.ModelLoadError`` when the weights
+        cannot be found, with how to pass a local folder.
+        """
+        from guikv.loading import load_model
+
+        adapter = adapter or cls.adapter_for(config)
         limits = adapter.model_pixel_limits
         model, processor = load_model(
             config.model, dtype=config.dtype, device=config.device, trust_remote_code=config.trust_remote_code,

@@ -24,6 +24,7 @@ import json
 import math
 import os
 import re
+import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -60,6 +61,31 @@ def default_run_folder(task: str, root: str | Path = "runs", now: dt.datetime | 
     now = now or dt.datetime.now()
     slug = re.sub(r"[^a-z0-9]+", "-", task.lower()).strip("-")[:40].strip("-") or "run"
     return Path(root) / f"{now:%Y%m%d-%H%M%S}-{slug}"
+
+
+def check_run_folder(folder: str | Path) -> None:
+    """``ValueError`` unless ``folder`` can become a new run folder: absent with a writable folder above it, or an
+    existing, empty, writable folder. Checked before a run starts, so that a bad ``--out`` never leaves a half-made
+    folder behind (a non-empty one may hold another run: it is never written into)."""
+    folder = Path(folder)
+    if folder.exists():
+        if not folder.is_dir():
+            raise ValueError(f"{folder} exists and is not a folder")
+        if any(folder.iterdir()):
+            raise ValueError(f"{folder} is not empty (it may hold another run); pass a new or an empty folder")
+        probe = folder
+    else:
+        probe = folder.absolute().parent
+        while not probe.exists():
+            probe = probe.parent
+        if not probe.is_dir():
+            raise ValueError(f"cannot create {folder}: {probe} is a file, not a folder")
+    try:
+        handle, name = tempfile.mkstemp(dir=probe, prefix=".guikv-write-check-")
+        os.close(handle)
+        os.unlink(name)
+    except OSError as exc:
+        raise ValueError(f"cannot write into {probe} ({exc.strerror or exc}); pass a folder you can write to") from None
 
 
 class RunRecord:

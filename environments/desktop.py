@@ -84,6 +84,12 @@ class DesktopConfig:
     max_wait: float = 10.0
 
     def __post_init__(self) -> None:
+        for name in ("scale", "pause", "drag_duration", "max_wait"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+                raise ValueError(f"{name} must be a number, got {value!r}")
+        if self.max_size is not None and (isinstance(self.max_size, bool) or not isinstance(self.max_size, int)):
+            raise ValueError(f"max_size must be a whole number of pixels or None, got {self.max_size!r}")
         if not isinstance(self.monitor, int) or self.monitor < 0:
             raise ValueError(f"monitor is an mss monitor index >= 0 (1 = first monitor), got {self.monitor!r}")
         if not self.scale > 0:

@@ -269,3 +269,11 @@ def test_a_long_wait_stops_when_asked(desktop: DesktopEnv) -> None:
 def test_a_replayed_scroll_with_a_bad_amount_is_refused(desktop: DesktopEnv) -> None:
     desktop.reset()
     assert "positive whole number" in desktop.step(Scroll("down", None, amount=0)).error
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [({"pause": "abc"}, "pause must be a number"),
+                                                 ({"scale": float("nan")}, "scale must be a number"),
+                                                 ({"max_size": 1.5}, "max_size must be a whole number")])
+def test_config_rejects_values_of_the_wrong_type(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        DesktopConfig(**kwargs)
