@@ -127,6 +127,10 @@ def test_scale_action_moves_every_point():
         ("{\"step\": 0}\n{}\n", "needs an 'actions' list"),
         ('{"actions": [{"type": "fly"}]}\n', "unknown action type 'fly'"),
         ('{"actions": [{"type": "click"}], "outcomes": []}\n', "'outcomes' must be a list as long as 'actions'"),
+        ('{"actions": [{"type": "click", "point": [1e999, 5]}]}\n', "point [inf, 5] is not usable"),
+        ('{"actions": [{"type": "click", "point": ["a", 5]}]}\n', "is not usable"),
+        ('{"actions": [{"type": "click", "point": [5]}]}\n', "a point is [x, y]"),
+        ('{"actions": [{"type": "hotkey", "keys": "ctrl"}]}\n', "keys is a list of key names"),
     ],
 )
 def test_replay_rejects_a_malformed_folder_before_acting(tmp_path, rows, message):
