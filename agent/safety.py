@@ -49,7 +49,8 @@ CLOSING_HOTKEYS: tuple[tuple[str, ...], ...] = (
     ("shift", "delete"),  # file managers: delete without the trash
     ("ctrl", "d"),  # end of input: exits the shell and closes its terminal
 )
-ENTER_KEYS = frozenset({"enter"})  # a hotkey of these keys alone submits the typed line
+# Hotkeys that submit the typed line in a terminal: Enter, and the control codes a shell reads as one (CR, LF).
+SUBMIT_HOTKEYS = frozenset({frozenset({"enter"}), frozenset({"ctrl", "m"}), frozenset({"ctrl", "j"})})
 
 # Top-level places whose loss destroys a home or a system: ~ and ~user, /, /home, /root and the system directories,
 # alone or with a trailing / or /* (after agent.shell has turned $HOME into ~ and removed quotes).
@@ -264,7 +265,7 @@ class TypedLine:
 
 def _submits(action: Hotkey) -> bool:
     try:
-        return _key_set(action.keys) == ENTER_KEYS
+        return _key_set(action.keys) in SUBMIT_HOTKEYS
     except ValueError:
         return False
 
@@ -300,11 +301,15 @@ class SafetyGate:
         entered, pending = self.line.after(action, window)
         if not isinstance(action, Type) and not entered:
             return self.rules.risk(action, info), False
+        first: str | None = None
         for line in [*entered, pending]:
             reason = self.rules.command_risk(line, window)
-            if reason is not None:
-                return reason, line == self.line.approved and self.line.window == window
-        return None, False
+            if reason is None:
+                continue
+            if not (line == self.line.approved and self.line.window == window):
+                return reason, False  # a risky line nobody approved: ask, whatever else was approved
+            first = first or reason
+        return first, first is not None
 
     def review(self, action: Action, info: Mapping[str, Any] | None, step: int, screenshot: Image.Image | None = None
                ) -> GateDecision:
