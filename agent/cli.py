@@ -13,13 +13,14 @@ app = typer.Typer(
     help=(
         "GUI agents with a compressed, persistent KV memory (GUI-KV).\n\n"
         "run: drive a browser or the desktop with UI-TARS-1.5 / OpenCUA.  replay: re-execute a recorded run.\n"
-        "eval / report: offline benchmark replay with budget sweeps.  bench: speed and memory measurements."
+        "report: rebuild a run folder's report, or tabulate eval results.  eval: offline benchmark replay with budget "
+        "sweeps.  bench: speed and memory measurements."
     ),
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
-register_agent_commands(app)
 register_eval_commands(app)
+register_agent_commands(app)  # after eval's: its `report` also reads run folders and hands the rest to eval's
 app.add_typer(bench_app, name="bench")
 
 if __name__ == "__main__":

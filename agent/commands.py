@@ -1,35 +1,36 @@
-"""CLI commands of the agent: ``run`` (drive a browser or the desktop with a model), ``replay`` (redo a run's actions).
+"""CLI commands of the agent: ``run`` (drive a browser or the desktop with a model) here; ``replay`` and ``report``
+(on a run folder) in ``agent.folder_commands``.
 
 Thin by design: flags become a ``RunConfig``; ``agent.loop.run_steps`` does the work and ``agent.record`` writes the
-run folder; this module only renders (a panel per step, a summary table) and owns the terminal: the confirmation
-prompt and Ctrl+C (the first one stops after the current action and still writes the record, a second one aborts).
+run folder; this module only renders (``agent.terminal``: a panel per step, a summary table) and owns the terminal:
+the confirmation prompt and the stop signals (the first Ctrl+C, SIGTERM or SIGHUP stops within a second and still
+writes the record, a second one aborts).
 """
 
 from __future__ import annotations
 
 import enum
-import json
-import signal
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.panel import Panel
-from rich.prompt import Confirm as RichConfirm
-from rich.table import Table
 from rich.text import Text
 
 from agent.config import RunConfig
 from agent.errors import AgentError
-from agent.loop import ModelPolicy, StepRecord, StopReason, run_steps
+from agent.flags import options as _options
+from agent.flags import viewport as _viewport
+from agent.folder_commands import REPLAY_HELP, REPORT_HELP, replay_command, report_command
+from agent.loop import ModelPolicy, StopReason, run_steps
 from agent.models.registry import ADAPTERS
-from agent.record import RunRecord, default_run_folder, describe
-from agent.replay import ReplayStep, env_config_of, load_run, replay
-from agent.safety import ConfirmRequest, SafetyGate, rules_for
+from agent.record import RunRecord, check_run_folder, default_run_folder
+from agent.safety import SafetyGate, rules_for
+from agent.terminal import EXIT_INTERRUPTED, EXIT_STOPPED, step_panel, summary_table
+from agent.terminal import fail as _fail
+from agent.terminal import graceful_interrupt as _graceful_interrupt
+from agent.terminal import terminal_confirm as _terminal_confirm
 from environments.errors import EnvError
 from environments.registry import make, registered
 from guikv.budget import Budget
@@ -40,10 +41,8 @@ EnvName = enum.Enum("EnvName", {name: name for name in registered()}, type=str)
 KvMethod = enum.Enum("KvMethod", {name: name for name in PRESSES}, type=str)
 AdapterName = enum.Enum("AdapterName", {name: name for name in ADAPTERS}, type=str)
 
-# Exit codes: 0 the model finished or a limit was reached; 1 the run stopped early (unusable output, declined action,
-# call_user, broken environment) or a replayed action failed; 2 bad setup (flags, environment, model); 130 Ctrl+C.
-EXIT_STOPPED, EXIT_SETUP, EXIT_INTERRUPTED = 1, 2, 130
 CLEAN_STOPS = ("finished", "max_steps", "max_seconds")
+PERSON_STOPS = ("interrupted", "failsafe")  # exit code 130, as Ctrl+C
 
 ENV_PANEL, MODEL_PANEL, MEMORY_PANEL, LIMITS_PANEL, SAFETY_PANEL = (
     "Environment", "Model", "KV memory", "Limits", "Safety and output")
@@ -61,50 +60,20 @@ Examples:
 
   guikv-agent run "Open the text editor and write hello" --env desktop --model ./weights/UI-TARS-1.5-7B --dry-run
 
-Ctrl+C stops after the current action (the record is still written); a second Ctrl+C aborts at once."""
-)
-
-REPLAY_HELP = (
-    "Re-execute the actions of a run folder in an environment (by default the one the run used).\n\n"
-    "Actions declined or skipped in the run are left out; points are scaled when the screenshot size differs. A "
-    'hand-written folder needs only steps.jsonl with one {"actions": [...]} object per line.'
-    """
-
-Example:  guikv-agent replay runs/20250101-120000-search --url http://127.0.0.1:8000/"""
+Ctrl+C (or SIGTERM, SIGHUP) stops within a second (the record is still written); a second one aborts at once."""
 )
 
 
 def register_agent_commands(app: typer.Typer) -> None:
-    """Add ``run`` and ``replay`` to ``app``."""
+    """Add ``run``, ``replay`` and ``report`` to ``app``; this ``report`` replaces one registered before (eval's), and
+    hands it every folder that is not a run folder."""
     app.command("run", help=RUN_HELP)(run_command)
     app.command("replay", help=REPLAY_HELP)(replay_command)
+    app.registered_commands[:] = [info for info in app.registered_commands if info.name != "report"]
+    app.command("report", help=REPORT_HELP)(report_command)
 
 
 # -- flag parsing ----------------------------------------------------------------------------------------------------
-def _viewport(text: str) -> tuple[int, int]:
-    try:
-        width, height = (int(part) for part in text.lower().split("x"))
-    except ValueError:
-        raise typer.BadParameter(f"expected WIDTHxHEIGHT in CSS pixels like 1280x800, got {text!r}") from None
-    if width <= 0 or height <= 0:
-        raise typer.BadParameter(f"the viewport needs positive sides, got {text!r}")
-    return width, height
-
-
-def _options(pairs: list[str] | None, flag: str) -> dict[str, Any]:
-    """``key=value`` pairs; values are read as JSON when they parse (numbers, true/false, lists), else strings."""
-    options: dict[str, Any] = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise typer.BadParameter(f"{flag} takes key=value, got {pair!r}")
-        try:
-            options[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key.strip()] = value
-    return options
-
-
 def _browser_config(url: str | None, viewport: str, dpr: float, headed: bool, allow: list[str] | None,
                     **_: Any) -> dict[str, Any]:
     if not url:
@@ -132,110 +101,6 @@ def _quiet_transformers() -> None:
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()
-
-
-def _fail(console: Console, message: str, code: int = EXIT_SETUP) -> typer.Exit:
-    console.print(Text("error: ", style="bold red") + Text(message))
-    return typer.Exit(code)
-
-
-# -- terminal: Ctrl+C and confirmation ------------------------------------------------------------------------------
-@contextmanager
-def _graceful_interrupt(console: Console) -> Iterator[threading.Event]:
-    """First SIGINT sets the event (the loop stops after the current action); the second raises KeyboardInterrupt."""
-    stop = threading.Event()
-
-    def handle(signum: int, frame: Any) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-        console.print("[yellow]Stopping after the current action; the record will be written "
-                      "(Ctrl+C again to abort now).[/]")
-
-    if threading.current_thread() is not threading.main_thread():  # signals reach only the main thread
-        yield stop
-        return
-    previous = signal.signal(signal.SIGINT, handle)
-    try:
-        yield stop
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def _terminal_confirm(console: Console, status: Any) -> Callable[[ConfirmRequest], bool]:
-    def confirm(request: ConfirmRequest) -> bool:
-        status.stop()
-        try:
-            return RichConfirm.ask(Text(request.question, style="bold yellow"), console=console, default=False)
-        except EOFError:
-            console.print("[yellow]No answer (no terminal input): treated as no. Pass --yes to approve without "
-                          "asking.[/]")
-            return False
-        finally:
-            status.start()
-
-    return confirm
-
-
-# -- rendering -------------------------------------------------------------------------------------------------------
-def _cache_text(record: StepRecord) -> str:
-    if not record.calls or not record.calls[-1].cache.get("tokens_per_layer"):
-        return "cache -"
-    cache = record.calls[-1].cache
-    tokens = cache["tokens_per_layer"]
-    return (f"cache {sum(tokens) / len(tokens):.0f} tok/layer of {cache.get('logical_tokens', '?')} seen, "
-            f"{cache.get('bytes', 0) / 2**20:.1f} MB")
-
-
-STATUS_STYLES = {"executed": "green", "terminal": "cyan", "failed": "red", "dry_run": "blue", "declined": "yellow",
-                 "skipped": "dim", "not_replayed": "dim"}
-
-
-def _step_panel(record: StepRecord, row: dict[str, Any], folder: Path) -> Panel:
-    body = Text()
-    if record.thought:
-        thought = record.thought if len(record.thought) <= 400 else record.thought[:397] + "..."
-        body.append(thought + "\n", style="italic")
-    for index, outcome in enumerate(record.outcomes, start=1):
-        points = " ".join(f"({x}, {y})" for x, y in outcome.action.points)
-        body.append(f"{index}. {describe(outcome.action)} {points}".rstrip() + "  ")
-        body.append(outcome.status, style=STATUS_STYLES.get(outcome.status, ""))
-        if outcome.detail:
-            body.append(f"  {outcome.detail}", style="dim")
-        body.append("\n")
-    for call in record.calls:
-        if call.error:
-            raw = call.raw if len(call.raw) <= 80 else call.raw[:77] + "..."
-            body.append(f"unusable answer ({call.error}): {raw!r}\n", style="red")
-    if "annotated" in row:
-        body.append(f"shown at {folder / row['annotated']}\n", style="dim")
-    if record.stop_reason:
-        body.append(f"stop: {record.stop_reason.kind}: {record.stop_reason.message}", style="bold")
-    subtitle = f"{record.seconds:.2f} s (model {record.policy_seconds:.2f} s)  {_cache_text(record)}"
-    return Panel(body, title=f"Step {record.step}", subtitle=subtitle, title_align="left", subtitle_align="right")
-
-
-def _summary_table(summary: dict[str, Any], folder: Path) -> Table:
-    table = Table(title="Run summary", show_header=False, title_justify="left")
-    table.add_column(style="bold")
-    table.add_column()
-    stop = summary.get("stop_reason") or {}
-    rows = [
-        ("stopped", f"{stop.get('kind', '-')}: {stop.get('message', '')}" if stop else "-"),
-        ("steps", summary["steps"]),
-        ("model calls (unusable)", f"{summary['model_calls']} ({summary['bad_outputs']})"),
-        ("actions", ", ".join(f"{k} {v}" for k, v in summary["actions"].items()) or "-"),
-        ("time", f"{summary['seconds']:.1f} s, model {summary['model_seconds']:.1f} s, "
-                 f"mean step {summary['mean_step_seconds'] or 0:.2f} s"),
-        ("peak cache", f"{summary['peak_cache_tokens']} tokens/layer, {summary['peak_cache_bytes'] / 2**20:.1f} MB"),
-        ("run folder", str(folder)),
-        ("report", str(folder / "report.html")),
-    ]
-    if summary.get("error"):
-        rows.insert(1, ("error", summary["error"]))
-    for key, value in rows:
-        table.add_row(key, str(value))
-    return table
 
 
 # -- run -------------------------------------------------------------------------------------------------------------
@@ -308,161 +173,124 @@ def run_command(
 ) -> None:
     console = Console(highlight=False)
     _quiet_transformers()
-    env_name = env.value if isinstance(env, enum.Enum) else str(env)
-    try:
-        parsed_budget = Budget.parse(budget)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--budget") from None
-    flags = {"url": url, "viewport": viewport, "dpr": dpr, "headed": headed, "allow": allow_origin,
-             "monitor": monitor, "scale": scale, "max_size": max_size}
-    env_config = ENV_FLAGS[env_name](**flags) if env_name in ENV_FLAGS else {}
-    env_config.update(_options(env_option, "--env-option"))
-    folder = out or default_run_folder(task)
-    try:
-        config = RunConfig(
-            task=task, env=env_name, env_config=env_config, model=model,
-            adapter=adapter.value if isinstance(adapter, enum.Enum) else adapter,
-            adapter_options=_options(adapter_option, "--adapter-option"), trust_remote_code=trust_remote_code,
-            device=device, dtype=dtype, min_pixels=min_pixels, max_pixels=max_pixels,
-            kv=kv.value if isinstance(kv, enum.Enum) else kv, budget=parsed_budget.value,
-            kv_options=_options(kv_option, "--kv-option"), memory_mode=memory, max_screenshots=max_screenshots,
-            max_steps=max_steps, max_seconds=max_seconds, max_new_tokens=max_new_tokens, retries=retries,
-            dry_run=dry_run, yes=yes, out=str(folder),
-        )
-    except ValueError as exc:
-        raise _fail(console, str(exc)) from None
-    if (folder / "steps.jsonl").exists():
-        raise _fail(console, f"{folder} already holds a run; pass another --out")
-
+    config, adapter_ = _validated_config(
+        console, task=task, env=env, flags={"url": url, "viewport": viewport, "dpr": dpr, "headed": headed,
+                                            "allow": allow_origin, "monitor": monitor, "scale": scale,
+                                            "max_size": max_size},
+        env_option=env_option, model=model, adapter=adapter, adapter_option=adapter_option,
+        trust_remote_code=trust_remote_code, device=device, dtype=dtype, min_pixels=min_pixels, max_pixels=max_pixels,
+        kv=kv, budget=budget, kv_option=kv_option, memory=memory, max_screenshots=max_screenshots,
+        max_steps=max_steps, max_seconds=max_seconds, max_new_tokens=max_new_tokens, retries=retries,
+        dry_run=dry_run, yes=yes, out=out,
+    )
+    folder = Path(config.out)
     try:
         environment = make(config.env, **config.env_config)
     except ValueError as exc:
         raise _fail(console, f"--env {config.env}: {exc}") from None
-    try:
-        with console.status(f"Opening the {config.env} environment..."):
-            environment.reset(config.task)  # fail fast (no browser, no display, bad URL) before loading weights
-        with console.status(f"Loading {config.model} on {config.device}..."):
-            policy = ModelPolicy.from_config(config)
-    except (EnvError, ModelLoadError, AgentError, ValueError) as exc:
-        environment.close()
-        raise _fail(console, str(exc)) from None
-    except KeyboardInterrupt:
-        environment.close()
-        raise _fail(console, "interrupted before the first step; nothing was recorded", EXIT_INTERRUPTED) from None
-
-    console.print(f"[bold]Task:[/] {config.task}\n[dim]{config.env} | {config.model} | {config.kv} budget "
-                  f"{Budget.parse(config.budget)} | up to {config.max_steps} steps"
-                  + (" | DRY RUN" if config.dry_run else "") + f" | run folder {folder}[/]")
-    record = RunRecord(folder, config, annotate_steps=config.dry_run)
-    stop: StopReason | None = None
-    error: str | None = None
-    code = 0
-    status = console.status("Step 0: observing and thinking...")
-    gate = SafetyGate(rules_for(config.env), None if config.yes else _terminal_confirm(console, status))
-    try:
-        with _graceful_interrupt(console) as interrupted:
-            status.start()
-            steps = run_steps(
-                environment, policy, config.task, max_steps=config.max_steps, max_seconds=config.max_seconds,
-                gate=gate, dry_run=config.dry_run, stop_requested=interrupted.is_set,
-            )
-            for step in steps:
-                row = record.add(step)
-                status.stop()
-                console.print(_step_panel(step, row, folder))
-                stop = step.stop_reason
-                if stop is None:
-                    status.update(f"Step {step.step + 1}: observing and thinking...")
-                    status.start()
-    except KeyboardInterrupt:
-        stop, code = StopReason("interrupted", "aborted by a second Ctrl+C during a step"), EXIT_INTERRUPTED
-    except EnvError as exc:
-        error, code = f"the environment failed: {exc}", EXIT_STOPPED
-    except Exception as exc:  # our bug: keep what was recorded, then show the traceback
-        error = f"{type(exc).__name__}: {exc}"
-        status.stop()
-        record.finish(stop, error)
-        raise
-    finally:
-        status.stop()
-        policy.close()
-        environment.close()
+    except TypeError as exc:  # a value of the wrong type reached the config's checks
+        raise _fail(console, f"--env {config.env}: an option has a value of the wrong type ({exc})") from None
+    with _graceful_interrupt(console) as interrupted:  # from here on SIGINT, SIGTERM and SIGHUP stop cleanly
+        try:
+            with console.status(f"Opening the {config.env} environment..."):
+                environment.reset(config.task)  # fail fast (no browser, no display, bad URL) before loading weights
+            with console.status(f"Loading {config.model} on {config.device}..."):
+                policy = ModelPolicy.from_config(config, adapter_)
+            if interrupted.is_set():
+                raise KeyboardInterrupt
+            record = RunRecord(folder, config, annotate_steps=config.dry_run)  # only now, with everything valid
+        except (EnvError, ModelLoadError, AgentError, ValueError, OSError) as exc:
+            environment.close()
+            raise _fail(console, str(exc)) from None
+        except KeyboardInterrupt:
+            environment.close()
+            raise _fail(console, "interrupted before the first step; nothing was recorded", EXIT_INTERRUPTED) from None
+        stop, error, code = _run(console, config, environment, policy, record, interrupted)
     summary = record.finish(stop, error)
-    console.print(_summary_table(summary, folder))
+    console.print(summary_table(summary, folder))
     if error:
         console.print(Text("error: ", style="bold red") + Text(error))
-    if code == 0 and stop is not None and stop.kind == "interrupted":
+    if code == 0 and stop is not None and stop.kind in PERSON_STOPS:
         code = EXIT_INTERRUPTED
     elif code == 0 and (stop is None or stop.kind not in CLEAN_STOPS):
         code = EXIT_STOPPED
     raise typer.Exit(code)
 
 
-# -- replay ----------------------------------------------------------------------------------------------------------
-def replay_command(
-    run_dir: Annotated[Path, typer.Argument(help="A run folder (steps.jsonl, optionally config.json).")],
-    env: Annotated[EnvName | None, typer.Option(help="Where to act (default: the run's environment).")] = None,
-    url: Annotated[str | None, typer.Option(help="Browser: the start page (default: the run's).")] = None,
-    viewport: Annotated[str | None, typer.Option(help="Browser: viewport WIDTHxHEIGHT (default: the run's).")
-                        ] = None,
-    headed: Annotated[bool, typer.Option(help="Browser: show the window.")] = False,
-    env_option: Annotated[list[str] | None, typer.Option(help="Environment config field key=value (repeatable).")
-                          ] = None,
-    delay: Annotated[float, typer.Option(help="Seconds to wait between actions (to watch).")] = 0.0,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Never ask before risky desktop actions.")] = False,
-) -> None:
-    console = Console(highlight=False)
+def _validated_config(console: Console, *, task: str, env: Any, flags: dict[str, Any], env_option: list[str] | None,
+                      adapter: Any, adapter_option: list[str] | None, kv: Any, budget: str, kv_option: list[str] | None,
+                      memory: str, out: Path | None, **fields: Any) -> tuple[RunConfig, Any]:
+    """The run's ``RunConfig`` and adapter, every flag checked (values, the method's and the adapter's options, the
+    budget against the method's window, the run folder free and writable) before anything starts; a bad flag is a
+    one-line error (exit 2) and leaves nothing behind."""
+    env_name = env.value if isinstance(env, enum.Enum) else str(env)
     try:
-        run = load_run(run_dir)
+        parsed_budget = Budget.parse(budget)
     except ValueError as exc:
+        raise _fail(console, f"--budget: {exc}") from None
+    folder = out or default_run_folder(task)
+    try:
+        env_config = ENV_FLAGS[env_name](**flags) if env_name in ENV_FLAGS else {}
+        env_config.update(_options(env_option, "--env-option"))
+        adapter_options = _options(adapter_option, "--adapter-option")
+        kv_options = _options(kv_option, "--kv-option")
+    except typer.BadParameter as exc:
+        raise _fail(console, f"{exc.param_hint}: {exc.message}" if exc.param_hint else exc.message) from None
+    try:
+        config = RunConfig(
+            task=task, env=env_name, env_config=env_config, adapter=adapter.value if isinstance(adapter, enum.Enum)
+            else adapter, adapter_options=adapter_options, kv=kv.value if isinstance(kv, enum.Enum) else kv,
+            budget=parsed_budget.value, kv_options=kv_options, memory_mode=memory, out=str(folder), **fields,
+        )
+    except ValueError as exc:
+        raise _fail(console, str(exc).replace("kv_options: ", "--kv-option: ", 1)) from None
+    try:
+        adapter_ = ModelPolicy.adapter_for(config)
+    except (ModelLoadError, AgentError, ValueError) as exc:
         raise _fail(console, str(exc)) from None
-    recorded_env, env_config = env_config_of(run)
-    env_name = env.value if isinstance(env, enum.Enum) else (env or recorded_env)
-    if env_name is None:
-        raise _fail(console, f"{run_dir} has no config.json naming its environment: pass --env "
-                             f"({', '.join(registered())})")
-    if env_name != recorded_env:
-        env_config = {}
-    if url is not None:
-        env_config["start_url"] = url
-    if viewport is not None:
-        env_config["viewport"] = _viewport(viewport)
-    if env_name == "browser":
-        env_config["headless"] = not headed
-        if "start_url" not in env_config:
-            raise _fail(console, "the browser needs a start page: pass --url")
-    env_config.update(_options(env_option, "--env-option"))
     try:
-        environment = make(env_name, **env_config)
+        check_run_folder(folder)
     except ValueError as exc:
-        raise _fail(console, f"--env {env_name}: {exc}") from None
+        raise _fail(console, f"--out: {exc}") from None
+    return config, adapter_
 
-    table = Table(title=f"Replay of {run_dir}", title_justify="left")
-    for column in ("step", "#", "action", "status", "detail"):
-        table.add_column(column)
-    results: list[ReplayStep] = []
-    status = console.status("Replaying...")
-    gate = SafetyGate(rules_for(env_name), None if yes else _terminal_confirm(console, status))
+
+def _run(console: Console, config: RunConfig, environment: Any, policy: ModelPolicy, record: RunRecord,
+         interrupted: Any) -> tuple[StopReason | None, str | None, int]:
+    """The step loop with its live view; ``(stop reason, error, exit code so far)``. The record is written by the
+    caller whatever happens here (our own bug: written, then the traceback)."""
+    folder = record.folder
+    stop: StopReason | None = None
+    error: str | None = None
+    code = 0
+    status = console.status("Step 0: observing and thinking...")
+    gate = SafetyGate(rules_for(config.env), None if config.yes else _terminal_confirm(console, status))
     try:
-        with _graceful_interrupt(console) as interrupted:
-            status.start()
-            for item in replay(run, environment, gate=gate, delay=delay, stop_requested=interrupted.is_set):
-                results.append(item)
-                points = " ".join(f"({x}, {y})" for x, y in item.action.points)
-                table.add_row(str(item.step), str(item.index + 1), f"{describe(item.action)} {points}".rstrip(),
-                              Text(item.status, style=STATUS_STYLES.get(item.status, "")), item.detail or "")
-    except EnvError as exc:
-        status.stop()
-        raise _fail(console, str(exc)) from None
+        status.start()
+        steps = run_steps(
+            environment, policy, config.task, max_steps=config.max_steps, max_seconds=config.max_seconds,
+            gate=gate, dry_run=config.dry_run, stop_requested=interrupted.is_set,
+        )
+        for step in steps:
+            row = record.add(step)
+            status.stop()
+            console.print(step_panel(step, row, folder))
+            stop = step.stop_reason
+            if stop is None:
+                status.update(f"Step {step.step + 1}: observing and thinking...")
+                status.start()
     except KeyboardInterrupt:
+        stop, code = StopReason("interrupted", "aborted by a second stop signal during a step"), EXIT_INTERRUPTED
+    except EnvError as exc:
+        error, code = f"the environment failed: {exc}", EXIT_STOPPED
+    except Exception as exc:  # our bug: keep what was recorded, then show the traceback
         status.stop()
-        console.print(table)
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+        record.finish(stop, f"{type(exc).__name__}: {exc}")
+        raise
     finally:
         status.stop()
+        policy.close()
         environment.close()
-    console.print(table)
-    bad = [r for r in results if r.status in ("failed", "declined")]
-    executed = sum(r.status == "executed" for r in results)
-    console.print(f"{executed} action(s) executed, {len(bad)} failed or declined.")
-    raise typer.Exit(EXIT_STOPPED if bad else 0)
+    return stop, error, code
+
+

@@ -1,7 +1,9 @@
 """What one agent run is: a frozen ``RunConfig`` the CLI maps its flags onto, stored as ``config.json`` in its folder.
 
 Environment options stay a plain mapping passed to ``environments.make(env, **env_config)``, so a new environment needs
-no change here; the environment's own config dataclass validates them when the run starts.
+no change here; the environment's own config dataclass validates them when the environment is made. The compression
+method's options and its budget are validated here (``check_memory``), the adapter's by ``ModelPolicy.adapter_for``:
+all of it before a browser starts or weights load.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 from guikv.budget import Budget
 from guikv.loading import DEFAULT_MODEL
-from guikv.presses.registry import PRESSES
+from guikv.presses.registry import PRESSES, make_press
 
 MEMORY_MODES = ("persistent", "reference")
 CONFIG_FILE = "config.json"
@@ -100,6 +102,7 @@ class RunConfig:
             if not isinstance(value, Mapping):
                 raise ValueError(f"{name} must be a mapping of option names to values, got {value!r}")
             object.__setattr__(self, name, dict(value))
+        check_memory(self.kv, self.budget, self.kv_options)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -135,6 +138,24 @@ class RunConfig:
             return cls.from_dict(data)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{path}: {exc}") from None
+
+
+def check_memory(kv: str, budget: float | int, kv_options: Mapping[str, Any]) -> None:
+    """``ValueError`` unless the compression method takes these options and the budget leaves room beyond the window
+    of recent tokens the method always keeps; checked when a run is configured, before any weights load.
+
+    The budget rule is the one ``guikv.MemorySession`` applies when a task starts (it is repeated here so that a bad
+    budget is a configuration error, not a crash after the browser started and the weights loaded).
+    """
+    try:
+        press = make_press(kv, budget=budget, **kv_options)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"kv_options: {exc}") from None
+    if not press.budget.is_fraction and press.name != "full" and press.budget.value <= press.window_size:
+        raise ValueError(
+            f"a budget of {press.budget.value} tokens is not larger than the window of {press.window_size} recent "
+            f"tokens that {kv} always keeps; raise the budget or lower the method's window_size"
+        )
 
 
 def _positive_int(value: Any) -> bool:

@@ -12,6 +12,12 @@ Why not ``qwen_vl_utils.smart_resize``: qwen-vl-utils 0.0.14 has the same rule, 
 at import time, which is not installed (its wheels pin a torch build). ``ui_tars.action_parser.smart_resize`` is the
 same rule too; the tests check ours against it. Ours adds the newer qwen-vl-utils clamp (a side never shrinks below
 one factor) and argument checks.
+
+Model points are hostile input: ``to_screenshot`` takes any number a parser read (``nan``, ``inf``, ``1e999``, a
+400-digit integer, ``1.7e308`` that overflows once scaled) and either returns a pixel inside the screenshot or raises
+``ModelValueError``: a point outside the image (a click at ``(-5, -5)``) is clamped onto the nearest edge pixel; a
+coordinate that is not finite or whose magnitude exceeds ``MAX_COORDINATE`` (a million, in the model's units: no
+screen is that large, and ``1.7e308`` would overflow once scaled) is a model error.
 """
 
 from __future__ import annotations
@@ -21,11 +27,13 @@ import operator
 from dataclasses import dataclass
 from typing import Literal
 
+from agent.errors import ModelValueError
 from environments.actions import Point
 from guikv.loading import UI_TARS_MAX_PIXELS, UI_TARS_MIN_PIXELS
 
 IMAGE_FACTOR = 28  # ViT patch 14 x spatial merge 2
 MAX_ASPECT_RATIO = 200
+MAX_COORDINATE = 1_000_000  # largest |coordinate| a model point may have, in the model's own units
 
 Convention = Literal["absolute", "relative", "thousandths"]
 """How a model writes a point: ``absolute`` pixels of the smart-resized image (UI-TARS-1.5, OpenCUA-7B), ``relative``
@@ -147,13 +155,20 @@ class CoordinateMap:
         return 1000.0, 1000.0
 
     def to_screenshot(self, x: float, y: float) -> Point:
-        """The screenshot pixel for a model point: scaled, rounded half up, clamped inside the image."""
-        if not (math.isfinite(x) and math.isfinite(y)):
-            raise ValueError(f"model point ({x}, {y}) is not finite")
+        """The screenshot pixel for a model point: scaled, rounded half up, clamped inside the image.
+
+        ``ModelValueError`` when a coordinate is not a finite number or its magnitude exceeds ``MAX_COORDINATE``.
+        """
+        fx, fy = finite_number(x, "x coordinate"), finite_number(y, "y coordinate")
+        if abs(fx) > MAX_COORDINATE or abs(fy) > MAX_COORDINATE:
+            raise ModelValueError(
+                f"point ({short(x)}, {short(y)}) is not on any screen: coordinates are at most {MAX_COORDINATE:,} in "
+                f"magnitude (this image is {self.model_extent[0]:g}x{self.model_extent[1]:g} in the model's units)"
+            )
         extent_w, extent_h = self.model_extent
         width, height = self.screenshot_size
-        px = math.floor(x / extent_w * width + 0.5)
-        py = math.floor(y / extent_h * height + 0.5)
+        px = math.floor(fx / extent_w * width + 0.5)
+        py = math.floor(fy / extent_h * height + 0.5)
         return min(max(px, 0), width - 1), min(max(py, 0), height - 1)
 
     def to_model(self, x: float, y: float) -> tuple[float, float]:
@@ -161,3 +176,25 @@ class CoordinateMap:
         extent_w, extent_h = self.model_extent
         width, height = self.screenshot_size
         return x / width * extent_w, y / height * extent_h
+
+
+def finite_number(value: object, what: str) -> float:
+    """``value`` as a finite float; ``ModelValueError`` naming ``what`` for a non-number, ``nan``, ``inf`` or an
+    integer too large for a float (``float(10**400)`` raises ``OverflowError``)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ModelValueError(f"{what} must be a number, got {short(value)}")
+    try:
+        number = float(value)
+    except OverflowError:
+        raise ModelValueError(f"{what} {short(value)} is too large to be a coordinate or a count") from None
+    if not math.isfinite(number):
+        raise ModelValueError(f"{what} {short(value)} is not finite")
+    return number
+
+
+def short(value: object, limit: int = 40) -> str:
+    """``repr(value)``, cut to ``limit`` characters (a 400-digit number in an error message says nothing more)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return f"<an integer of about {int(value.bit_length() * 0.30103)} digits>"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

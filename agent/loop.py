@@ -2,14 +2,14 @@
 
 ``run_steps`` yields one ``StepRecord`` per step, smolagents style; the last one carries the ``StopReason``. The same
 record (``StepRecord.to_dict``) is the run log's row, the replay input and an eval row. What the model gets wrong is
-recorded and handled (an unusable answer is counted and the model is asked again, then the run stops with a reason);
-what breaks in our code or in the environment (``EnvError``) propagates, and the caller still writes the record.
+recorded and handled (``agent.policy``: an unusable answer is counted and the model is asked again, then the run
+stops with a reason). An ``EnvError`` raised while an action runs ends the run too, and the step is still yielded with
+the model's answer and the error (``StopReason`` ``failsafe`` when a person pushed the mouse into a screen corner,
+``env_error`` otherwise); our own bugs propagate, and the caller still writes what was recorded.
 
-A ``Policy`` turns an observation into actions. ``ModelPolicy`` is the real one: a model adapter (prompt layout,
-parsing, coordinates) on top of a ``guikv.MemorySession`` that keeps one KV cache for the whole task::
-
-    step 0: adapter.system_and_task_messages(task) + adapter.observation_message(screenshot_0, 0) -> generate
-    step k: adapter.observation_message(screenshot_k, k) -> generate    (earlier turns stay in the compressed cache)
+Stops take effect within a second: for the duration of the run the environment's ``should_stop`` (and a policy's,
+when it has one: ``ModelPolicy`` checks it between retries) answers True once ``stop_requested()`` does or
+``max_seconds`` have passed, so a long action is cut short; the loop checks both again before every action.
 """
 
 from __future__ import annotations
@@ -17,81 +17,25 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from PIL import Image
 
-from agent.errors import ModelOutputError
-from agent.models.base import ModelAdapter
+from agent.policy import CORRECTION, FAILED_ACTION_NOTE, ModelCall, ModelPolicy, Policy, PolicyOutput
 from agent.safety import BROWSER_RULES, SafetyGate
 from environments.actions import Action, CallUser, Finished, action_from_dict
 from environments.base import Env, Observation
+from environments.errors import EnvError, FailSafeError
 
-CORRECTION = (
-    "Your previous answer could not be used: {reason}. Answer again for the same screenshot, exactly in the output "
-    "format given at the start (a thought, then one action from the action space)."
-)
-FAILED_ACTION_NOTE = "The previous action was not executed: {error}"
+__all__ = [  # the policy side lives in agent.policy; these names stay importable from here
+    "CORRECTION", "FAILED_ACTION_NOTE", "ActionOutcome", "ModelCall", "ModelPolicy", "Policy", "PolicyOutput",
+    "StepRecord", "StopReason", "actions_of_row", "run_steps",
+]
 
-StopKind = Literal["finished", "call_user", "max_steps", "max_seconds", "interrupted", "bad_output", "declined"]
+StopKind = Literal[
+    "finished", "call_user", "max_steps", "max_seconds", "interrupted", "bad_output", "declined", "failsafe", "env_error"
+]
 OutcomeStatus = Literal["executed", "failed", "dry_run", "declined", "skipped", "terminal"]
-
-
-@dataclass(frozen=True)
-class ModelCall:
-    """One generation: the raw text, its sizes and timings, the cache after it, and why it was unusable (if so).
-
-    ``cache`` is ``SessionState.to_dict()`` (``tokens_per_layer``, ``bytes``, ``logical_tokens``, ``screenshots``...)
-    plus ``budget_tokens``: the most tokens a layer may hold right after this call (the press's capacity at the last
-    prefill plus the tokens decoded since; the logical length for ``full``).
-    """
-
-    raw: str
-    prompt_tokens: int
-    output_tokens: int
-    prefill_seconds: float
-    decode_seconds: float
-    stopped_by_eos: bool
-    cache: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-    compress_seconds: float = 0.0  # part of prefill_seconds spent scoring and pruning the cache
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "raw": self.raw,
-            "prompt_tokens": self.prompt_tokens,
-            "output_tokens": self.output_tokens,
-            "prefill_seconds": round(self.prefill_seconds, 4),
-            "compress_seconds": round(self.compress_seconds, 4),
-            "decode_seconds": round(self.decode_seconds, 4),
-            "stopped_by_eos": self.stopped_by_eos,
-            "cache": self.cache,
-            "error": self.error,
-        }
-
-
-@dataclass(frozen=True)
-class PolicyOutput:
-    """What the policy decided for one observation; ``error`` set (and no actions) when it could not decide."""
-
-    actions: tuple[Action, ...]
-    thought: str = ""
-    reflection: str | None = None
-    calls: tuple[ModelCall, ...] = ()
-    error: str | None = None
-
-
-class Policy(Protocol):
-    """Decides actions from observations, one episode at a time."""
-
-    def reset(self, task: str) -> None:
-        """Start an episode for ``task`` (fresh memory)."""
-
-    def act(self, observation: Observation) -> PolicyOutput:
-        """Actions for the current screenshot; ``PolicyOutput.error`` ends the run."""
-
-    def close(self) -> None:
-        """Release what the policy holds."""
 
 
 @dataclass(frozen=True)
@@ -197,12 +141,49 @@ def run_steps(
 
     ``gate`` decides which actions need a person's approval (default: only ``call_user``, refused: nobody is asked).
     ``dry_run``: actions are reviewed and recorded but never executed; the screenshot stays the same.
-    ``stop_requested`` is polled before every action and after every step (Ctrl+C): the action in progress finishes,
-    the rest are skipped and the run stops. Limits are checked after each step.
+    ``stop_requested`` (Ctrl+C, SIGTERM) and ``max_seconds`` are checked before every action and after every step,
+    and polled inside long actions through ``env.should_stop`` (see the module docstring): the action in progress
+    stops within a second, the rest are skipped and the run stops. ``clock`` times the steps and the limit checks
+    after each step; the in-action deadline uses ``time.monotonic``.
     """
     if max_steps < 1:
         raise ValueError(f"max_steps must be >= 1, got {max_steps}")
     gate = gate or SafetyGate(BROWSER_RULES, None)
+    gate.reset()
+    deadline = None if max_seconds is None else time.monotonic() + max_seconds
+
+    def out_of_time() -> bool:
+        return deadline is not None and time.monotonic() >= deadline
+
+    stoppers = _install_stop(stop_requested, out_of_time, env, policy)
+    try:
+        yield from _steps(env, policy, task, max_steps, max_seconds, gate, dry_run, stop_requested, out_of_time, clock)
+    finally:
+        for owner, previous in stoppers:
+            owner.should_stop = previous
+
+
+def _install_stop(stop_requested: Callable[[], bool], out_of_time: Callable[[], bool], *owners: Any
+                  ) -> list[tuple[Any, Any]]:
+    """Give each owner with a ``should_stop`` attribute the run's stop condition (or-ed with its own); the previous
+    values, to restore."""
+    installed = []
+    for owner in owners:
+        if not hasattr(owner, "should_stop"):
+            continue
+        previous = owner.should_stop
+
+        def should_stop(previous: Callable[[], bool] | None = previous) -> bool:
+            return stop_requested() or out_of_time() or (previous is not None and bool(previous()))
+
+        installed.append((owner, previous))
+        owner.should_stop = should_stop
+    return installed
+
+
+def _steps(env: Env, policy: Policy, task: str, max_steps: int, max_seconds: float | None, gate: SafetyGate,
+           dry_run: bool, stop_requested: Callable[[], bool], out_of_time: Callable[[], bool],
+           clock: Callable[[], float]) -> Iterator[StepRecord]:
     started = clock()
     policy.reset(task)
     observation = env.reset(task)
@@ -211,17 +192,30 @@ def run_steps(
         decision = policy.act(observation)
         policy_seconds = clock() - step_started
         seen = observation
+        after: Observation | None = observation
         outcomes: list[ActionOutcome] = []
         stop: StopReason | None = None
+        error = decision.error
         if decision.error is not None:
             stop = StopReason("bad_output", f"step {step}: {decision.error}")
         actions = list(decision.actions)
         for index, action in enumerate(actions):
-            if stop_requested():
-                outcomes += [ActionOutcome(a, "skipped", "the run was interrupted") for a in actions[index:]]
-                stop = StopReason("interrupted", f"interrupted at step {step}, before {action.kind}")
+            if stop_requested() or out_of_time():
+                why = "the run was interrupted" if stop_requested() else "the time limit was reached"
+                outcomes += [ActionOutcome(a, "skipped", why) for a in actions[index:]]
+                stop = (StopReason("interrupted", f"interrupted at step {step}, before {action.kind}")
+                        if stop_requested() else _time_limit(max_seconds, clock() - started, f"before {action.kind}"))
                 break
-            outcome, observation, stop = _perform(env, gate, action, observation, step, dry_run)
+            try:
+                outcome, observation, stop = _perform(env, gate, action, observation, step, dry_run)
+            except EnvError as exc:
+                kind = "failsafe" if isinstance(exc, FailSafeError) else "env_error"
+                error = error or f"the environment failed during {action.kind}: {exc}"
+                outcomes.append(ActionOutcome(action, "failed", str(exc)))
+                outcomes += [ActionOutcome(a, "skipped", "the environment failed") for a in actions[index + 1 :]]
+                stop, after = StopReason(kind, f"step {step}, {action.kind}: {exc}"), None
+                break
+            after = observation
             outcomes.append(outcome)
             if stop is not None or outcome.status == "failed":
                 rest = "the run stopped" if stop is not None else f"{action.kind} failed"
@@ -229,7 +223,7 @@ def run_steps(
                 break
         action_seconds = clock() - step_started - policy_seconds
         if stop is None:
-            stop = _limit_reached(step, max_steps, clock() - started, max_seconds, stop_requested)
+            stop = _limit_reached(step, max_steps, clock() - started, max_seconds, stop_requested, out_of_time)
         yield StepRecord(
             step=step,
             started_at=wall_started,
@@ -242,9 +236,9 @@ def run_steps(
             policy_seconds=policy_seconds,
             action_seconds=action_seconds,
             seconds=clock() - step_started,
-            error=decision.error,
+            error=error,
             stop_reason=stop,
-            after=observation,
+            after=after,
         )
         if stop is not None:
             return
@@ -257,7 +251,8 @@ def _perform(
     if isinstance(action, Finished):
         return ActionOutcome(action, "terminal"), observation, StopReason("finished", action.content or "finished")
     if dry_run:
-        risk = None if isinstance(action, CallUser) else gate.rules.risk(action, observation.info)
+        risk = None if isinstance(action, CallUser) else gate.risk(action, observation.info)
+        gate.executed(action, observation.info)  # as if it ran: the typed line grows as it would
         stop = StopReason("call_user", action.reason or "the model asks for a person") if isinstance(
             action, CallUser
         ) else None
@@ -272,23 +267,31 @@ def _perform(
         observation = env.step(action)
         return ActionOutcome(action, "terminal", "the person approved going on", decision.reason), observation, None
     started = time.monotonic()
+    before = observation.info
     observation = env.step(action)
     seconds = time.monotonic() - started
     if observation.error is not None:
         return ActionOutcome(action, "failed", observation.error, decision.reason, seconds), observation, None
-    return ActionOutcome(action, "executed", None, decision.reason, seconds), observation, None
+    gate.executed(action, before)
+    cut_short = observation.info.get("cut_short")  # a long action a stop request cut short says how far it got
+    return ActionOutcome(action, "executed", cut_short, decision.reason, seconds), observation, None
 
 
 def _limit_reached(
-    step: int, max_steps: int, elapsed: float, max_seconds: float | None, stop_requested: Callable[[], bool]
+    step: int, max_steps: int, elapsed: float, max_seconds: float | None, stop_requested: Callable[[], bool],
+    out_of_time: Callable[[], bool],
 ) -> StopReason | None:
     if stop_requested():
         return StopReason("interrupted", f"interrupted after step {step}")
     if step + 1 >= max_steps:
         return StopReason("max_steps", f"reached the limit of {max_steps} step(s)")
-    if max_seconds is not None and elapsed >= max_seconds:
-        return StopReason("max_seconds", f"reached the time limit of {max_seconds:g} s after {elapsed:.1f} s")
+    if max_seconds is not None and (elapsed >= max_seconds or out_of_time()):
+        return _time_limit(max_seconds, elapsed, f"after step {step}")
     return None
+
+
+def _time_limit(max_seconds: float | None, elapsed: float, where: str) -> StopReason:
+    return StopReason("max_seconds", f"reached the time limit of {max_seconds:g} s ({where}, {elapsed:.1f} s)")
 
 
 def _jsonable(value: Any) -> Any:
@@ -301,146 +304,3 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-class ModelPolicy:
-    """A model adapter on a ``guikv.MemorySession``: one append-only conversation and one compressed cache per task.
-
-    An unusable answer (``ModelOutputError``) is recorded; a short correction turn is added and the model answers
-    again, up to ``retries`` times; then ``PolicyOutput.error`` ends the run. A failed previous action is told to the
-    model as a text note in the next observation turn.
-    """
-
-    def __init__(
-        self,
-        adapter: ModelAdapter,
-        model: Any,
-        processor: Any,
-        *,
-        method: str = "gui_kv",
-        budget: float | int = 0.1,
-        mode: str = "persistent",
-        max_screenshots: int = 5,
-        method_kwargs: Mapping[str, Any] | None = None,
-        max_new_tokens: int | None = None,
-        retries: int = 1,
-    ) -> None:
-        if retries < 0:
-            raise ValueError(f"retries must be >= 0, got {retries}")
-        self.adapter = adapter
-        self.model = model
-        self.processor = processor
-        self.session_options = {
-            "method": method,
-            "budget": budget,
-            "mode": mode,
-            "max_screenshots": max_screenshots,
-            "method_kwargs": dict(method_kwargs or {}),
-        }
-        self.max_new_tokens = max_new_tokens or adapter.max_new_tokens
-        self.retries = retries
-        self.session: Any = None
-        self.task: str | None = None
-        self.step = 0
-
-    def reset(self, task: str) -> None:
-        from guikv.session import MemorySession
-
-        self.close()
-        self.task = task
-        self.step = 0
-        self.session = MemorySession(self.model, self.processor, **self.session_options)
-
-    def act(self, observation: Observation) -> PolicyOutput:
-        if self.session is None or self.task is None:
-            raise RuntimeError("ModelPolicy.act() before reset(task)")
-        session = self.session
-        if self.step == 0:
-            for message in self.adapter.system_and_task_messages(self.task):
-                session.add(message["role"], message["content"])
-        message = self.adapter.observation_message(observation.screenshot, self.step)
-        content = message["content"]
-        if observation.error is not None:
-            note = {"type": "text", "text": FAILED_ACTION_NOTE.format(error=observation.error)}
-            content = [*content, note] if isinstance(content, list) else [{"type": "text", "text": content}, note]
-        session.add(message["role"], content)
-        self.step += 1
-        calls: list[ModelCall] = []
-        for attempt in range(self.retries + 1):
-            if attempt:
-                session.add("user", CORRECTION.format(reason=calls[-1].error))
-            reply = session.generate(max_new_tokens=self.max_new_tokens)
-            try:
-                parsed = self.adapter.parse(reply.text, observation.size)
-                if not parsed.actions:
-                    raise ModelOutputError(reply.text, "the answer holds no action")
-            except ModelOutputError as exc:
-                calls.append(self._call(reply, exc.reason))
-                continue
-            calls.append(self._call(reply, None))
-            return PolicyOutput(parsed.actions, parsed.thought, parsed.reflection, tuple(calls))
-        tries = len(calls)
-        return PolicyOutput(
-            (), calls=tuple(calls),
-            error=f"the model's answer could not be used {tries} time(s) in a row; last: {calls[-1].error}",
-        )
-
-    def _call(self, reply: Any, error: str | None) -> ModelCall:
-        state = self.session.state()
-        cache = state.to_dict()
-        decoded = len(reply.token_ids) + int(reply.stopped_by_eos)  # every generated token, EOS included, is cached
-        press = self.session.press
-        if press.name == "full":
-            cache["budget_tokens"] = state.logical_tokens
-        else:
-            cache["budget_tokens"] = press.capacity(state.logical_tokens - decoded) + decoded
-        cache["budget"] = str(press.budget)
-        return ModelCall(
-            raw=reply.text,
-            prompt_tokens=reply.prefill_tokens,
-            output_tokens=len(reply.token_ids),
-            prefill_seconds=reply.prefill_seconds,
-            decode_seconds=reply.decode_seconds,
-            stopped_by_eos=reply.stopped_by_eos,
-            cache=cache,
-            error=error,
-            compress_seconds=reply.compress_seconds,
-        )
-
-    def close(self) -> None:
-        if self.session is not None:
-            self.session.close()
-            self.session = None
-
-    @classmethod
-    def from_config(cls, config: Any) -> ModelPolicy:
-        """Adapter, model and processor for a ``RunConfig`` (loads the weights: slow for a real model).
-
-        The processor and the adapter share the pixel limits (``config.min_pixels``/``max_pixels`` or the adapter's
-        defaults), so coordinates map back onto the screenshot exactly. ``guikv.ModelLoadError`` when the weights
-        cannot be found, with how to pass a local folder.
-        """
-        from agent.errors import UnknownModelError
-        from agent.models.registry import ADAPTERS, adapter_for_model, make_adapter
-        from guikv.loading import load_model, resolve_source
-
-        options = dict(config.adapter_options)
-        for name in ("min_pixels", "max_pixels", "max_new_tokens"):
-            if getattr(config, name) is not None:
-                options[name] = getattr(config, name)
-        resolve_source(config.model)  # a wrong path says so, rather than "no adapter for it"
-        if config.adapter is not None:
-            adapter = make_adapter(config.adapter, **options)
-        else:
-            try:
-                adapter = adapter_for_model(config.model, **options)
-            except UnknownModelError as exc:
-                raise UnknownModelError(f"{exc} On the command line: --adapter {'|'.join(ADAPTERS)}.") from None
-        limits = adapter.model_pixel_limits
-        model, processor = load_model(
-            config.model, dtype=config.dtype, device=config.device, trust_remote_code=config.trust_remote_code,
-            min_pixels=limits.min_pixels, max_pixels=limits.max_pixels,
-        )
-        return cls(
-            adapter, model, processor, method=config.kv, budget=config.budget, mode=config.memory_mode,
-            max_screenshots=config.max_screenshots, method_kwargs=config.kv_options,
-            max_new_tokens=config.max_new_tokens, retries=config.retries,
-        )

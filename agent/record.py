@@ -8,8 +8,10 @@
     report.html               self-contained (images inlined): every screenshot with its actions drawn on it
 
 ``write_report(folder)`` builds the report from the files alone, so it works on any run folder, including one whose
-run crashed before ``finish``. ``annotate`` draws actions (a marker for points, an arrow for drags and scrolls,
-a text label for each).
+run crashed before ``finish``; ``rebuild_report(folder)`` also rewrites ``summary.json`` (``guikv-agent report
+RUN_DIR``), e.g. for a run killed with SIGKILL, whose last row may be cut in half (it is skipped with a
+``TornRowWarning``). ``annotate`` draws actions (a marker for points, an arrow for drags and scrolls, a text label for
+each).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import json
 import math
 import os
 import re
+import tempfile
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -59,6 +63,31 @@ def default_run_folder(task: str, root: str | Path = "runs", now: dt.datetime | 
     return Path(root) / f"{now:%Y%m%d-%H%M%S}-{slug}"
 
 
+def check_run_folder(folder: str | Path) -> None:
+    """``ValueError`` unless ``folder`` can become a new run folder: absent with a writable folder above it, or an
+    existing, empty, writable folder. Checked before a run starts, so that a bad ``--out`` never leaves a half-made
+    folder behind (a non-empty one may hold another run: it is never written into)."""
+    folder = Path(folder)
+    if folder.exists():
+        if not folder.is_dir():
+            raise ValueError(f"{folder} exists and is not a folder")
+        if any(folder.iterdir()):
+            raise ValueError(f"{folder} is not empty (it may hold another run); pass a new or an empty folder")
+        probe = folder
+    else:
+        probe = folder.absolute().parent
+        while not probe.exists():
+            probe = probe.parent
+        if not probe.is_dir():
+            raise ValueError(f"cannot create {folder}: {probe} is a file, not a folder")
+    try:
+        handle, name = tempfile.mkstemp(dir=probe, prefix=".guikv-write-check-")
+        os.close(handle)
+        os.unlink(name)
+    except OSError as exc:
+        raise ValueError(f"cannot write into {probe} ({exc.strerror or exc}); pass a folder you can write to") from None
+
+
 class RunRecord:
     """Writes one run folder step by step; ``finish`` adds the summary and the report."""
 
@@ -76,7 +105,7 @@ class RunRecord:
         self.rows: list[dict[str, Any]] = []
         if config is not None:
             data = config.to_dict() if hasattr(config, "to_dict") else dict(config)
-            (self.folder / "config.json").write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+            (self.folder / "config.json").write_text(json_line(data, indent=2) + "\n", encoding="utf-8")
         (self.folder / STEPS_FILE).touch()
         self._last: StepRecord | None = None
 
@@ -96,7 +125,7 @@ class RunRecord:
             drawn.save(self.folder / annotated)
             row["annotated"] = annotated
         with self.steps_path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            handle.write(json_line(row) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
         self.rows.append(row)
@@ -114,14 +143,51 @@ class RunRecord:
         if stop_reason is None and last is not None:
             stop_reason = last.stop_reason
         summary = summarize(self.rows, stop_reason.to_dict() if stop_reason else None, error)
-        (self.folder / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        (self.folder / SUMMARY_FILE).write_text(json_line(summary, indent=2) + "\n", encoding="utf-8")
         write_report(self.folder)
         return summary
 
 
+# -- writing: strict JSON, valid UTF-8, whatever the model wrote -----------------------------------------------------
+def clean_text(text: str) -> str:
+    """``text`` as valid Unicode: a lone surrogate (from an escape like ``\\ud800`` in the model's answer) becomes
+    U+FFFD; a surrogate pair becomes the character it encodes. Valid text is returned as is."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` made strict-JSON safe: strings cleaned (``clean_text``), non-finite floats written as the strings
+    ``"nan"``, ``"inf"``, ``"-inf"``, tuples as lists, keys as strings, anything else as its ``str``."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, bool) or value is None or isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, Mapping):
+        return {clean_text(str(k)): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return clean_text(str(value))
+
+
+def json_line(value: Any, indent: int | None = None) -> str:
+    """Strict JSON (no ``NaN``), encodable as UTF-8: what every file of a run folder is written with."""
+    return json.dumps(jsonable(value), ensure_ascii=False, allow_nan=False, indent=indent)
+
+
 # -- reading ---------------------------------------------------------------------------------------------------------
+class TornRowWarning(UserWarning):
+    """``steps.jsonl`` ends in a half-written row (the run was killed while writing it); the row is skipped."""
+
+
 def read_steps(folder: str | Path) -> list[dict[str, Any]]:
-    """The rows of ``steps.jsonl``; a last line cut by a crash is ignored, any other broken line is an error."""
+    """The rows of ``steps.jsonl``; a last line cut by a crash is skipped with a ``TornRowWarning``, any other broken
+    line is an error."""
     path = Path(folder) / STEPS_FILE
     if not path.is_file():
         raise ValueError(f"{path} does not exist; a run folder holds {STEPS_FILE} (one JSON object per step)")
@@ -133,8 +199,10 @@ def read_steps(folder: str | Path) -> list[dict[str, Any]]:
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            if number == len(lines):
-                break  # the run died while writing its last row
+            if number == len(lines):  # the run died while writing its last row
+                warnings.warn(TornRowWarning(f"{path}, line {number}: the last row is cut short (the run was killed "
+                                             f"while writing it?) and was skipped"), stacklevel=2)
+                break
             raise ValueError(f"{path}, line {number}: not valid JSON ({exc})") from None
         if not isinstance(row, dict):
             raise ValueError(f"{path}, line {number}: a step row is a JSON object, got {type(row).__name__}")
@@ -152,29 +220,42 @@ def read_json(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def _mappings(value: Any) -> list[Mapping[str, Any]]:
+    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+
+
 def summarize(rows: Sequence[Mapping[str, Any]], stop_reason: Mapping[str, str] | None, error: str | None = None
               ) -> dict[str, Any]:
-    """Totals of a run's rows: steps, model calls, bad outputs, action outcomes, timings, peak cache."""
-    calls = [call for row in rows for call in row.get("calls") or []]
+    """Totals of a run's rows: steps, model calls, bad outputs, action outcomes, timings, peak cache.
+
+    Rows are read defensively (a hand-written or damaged row with odd types counts as empty, never a crash).
+    """
+    calls = [call for row in rows for call in _mappings(row.get("calls"))]
     statuses: dict[str, int] = {}
     for row in rows:
-        for outcome in row.get("outcomes") or []:
-            statuses[outcome.get("status", "?")] = statuses.get(outcome.get("status", "?"), 0) + 1
-    caches = [call.get("cache") or {} for call in calls]
-    peak_tokens = max((max(c.get("tokens_per_layer") or [0]) for c in caches), default=0)
-    seconds = [row.get("seconds") or 0.0 for row in rows]
+        for outcome in _mappings(row.get("outcomes")):
+            status = str(outcome.get("status", "?"))
+            statuses[status] = statuses.get(status, 0) + 1
+    caches = [call.get("cache") if isinstance(call.get("cache"), Mapping) else {} for call in calls]
+    peak_tokens = max((max([int(_number(t)) for t in c.get("tokens_per_layer") or [0]] or [0]) for c in caches),
+                      default=0)
+    seconds = [_number(row.get("seconds")) for row in rows]
     return {
         "steps": len(rows),
-        "stop_reason": dict(stop_reason) if stop_reason else None,
+        "stop_reason": dict(stop_reason) if isinstance(stop_reason, Mapping) else None,
         "error": error,
         "model_calls": len(calls),
         "bad_outputs": sum(call.get("error") is not None for call in calls),
         "actions": statuses,
         "seconds": round(sum(seconds), 3),
         "mean_step_seconds": round(sum(seconds) / len(seconds), 3) if seconds else None,
-        "model_seconds": round(sum((c.get("prefill_seconds") or 0) + (c.get("decode_seconds") or 0) for c in calls), 3),
+        "model_seconds": round(sum(_number(c.get("prefill_seconds")) + _number(c.get("decode_seconds")) for c in calls), 3),
         "peak_cache_tokens": peak_tokens,
-        "peak_cache_bytes": max((c.get("bytes") or 0 for c in caches), default=0),
+        "peak_cache_bytes": int(max((_number(c.get("bytes")) for c in caches), default=0)),
         "final_logical_tokens": caches[-1].get("logical_tokens") if caches else None,
     }
 
@@ -286,11 +367,15 @@ def _data_uri(image: Image.Image) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _open(folder: Path, name: str | None) -> Image.Image | None:
-    if not name or not (folder / name).is_file():
+def _open(folder: Path, name: Any) -> Image.Image | None:
+    """The screenshot ``name`` of a run folder, or ``None`` when it is missing or unreadable (cut by a kill)."""
+    if not isinstance(name, str) or not name or not (folder / name).is_file():
         return None
-    with Image.open(folder / name) as image:
-        return image.convert("RGB")
+    try:
+        with Image.open(folder / name) as image:
+            return image.convert("RGB")
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
 
 
 def _mb(nbytes: float | None) -> str:
@@ -370,7 +455,7 @@ def _step_html(folder: Path, row: Mapping[str, Any]) -> str:
         bad_actions = str(exc)
     else:
         bad_actions = None
-    outcomes = row.get("outcomes") or [{} for _ in pairs]
+    outcomes = _mappings(row.get("outcomes")) or [{} for _ in pairs]
     name = row.get("screenshot") or (screenshot_name(step) if isinstance(step, int) else None)
     image = _open(folder, name)
     parts = [f'<section class="step" id="step-{esc(str(step))}">']
@@ -378,7 +463,7 @@ def _step_html(folder: Path, row: Mapping[str, Any]) -> str:
         drawn = annotate(image, [a for a, _ in pairs], [s for _, s in pairs])
         parts.append(f'<img src="{_data_uri(drawn)}" alt="screenshot of step {esc(str(step))}">')
     parts.append(f'<div class="side"><h2>Step {esc(str(step))}</h2>')
-    info = row.get("info") or {}
+    info = row.get("info") if isinstance(row.get("info"), Mapping) else {}
     where = info.get("url") or info.get("window")
     if where:
         parts.append(f'<div class="muted">{esc(str(where))}</div>')
@@ -407,14 +492,14 @@ def _step_html(folder: Path, row: Mapping[str, Any]) -> str:
               f"actions {row['action_seconds']:.2f} s" if isinstance(row.get("action_seconds"), int | float) else None]
     if any(timing):
         parts.append(f'<div class="muted">{esc(", ".join(t for t in timing if t))}</div>')
-    for number, call in enumerate(row.get("calls") or [], start=1):
+    for number, call in enumerate(_mappings(row.get("calls")), start=1):
         label = f"model call {number}: {call.get('prompt_tokens', '?')} new prompt tokens, " \
                 f"{call.get('output_tokens', '?')} generated; {_cache_line(call.get('cache') or {})}"
         error = f'<p class="err">unusable: {esc(str(call["error"]))}</p>' if call.get("error") else ""
         parts.append(f"<details><summary>{esc(label)}</summary>{error}<pre>{esc(str(call.get('raw', '')))}</pre>"
                      "</details>")
     stop = row.get("stop_reason")
-    if stop:
+    if isinstance(stop, Mapping):
         parts.append(f'<p><b>Run stopped:</b> {esc(str(stop.get("kind")))}: {esc(str(stop.get("message")))}</p>')
     parts.append("</div></section>")
     return "".join(parts)
@@ -464,8 +549,33 @@ def render_report(folder: str | Path) -> str:
     )
 
 
+def rebuild_report(folder: str | Path) -> dict[str, Any]:
+    """Rewrite ``summary.json`` and ``report.html`` of any run folder from its files; returns the summary.
+
+    The stop reason and error come from the run's own summary when it wrote one (a run that ended), else from the
+    last row; a run that ended without either (killed) says so in ``error``. ``ValueError`` when the folder holds no
+    readable ``steps.jsonl``.
+    """
+    folder = Path(folder)
+    rows = read_steps(folder)
+    try:
+        previous = read_json(folder / SUMMARY_FILE)
+    except ValueError:
+        previous = None  # a summary cut by the kill: rebuilt from the rows
+    if previous is not None:
+        stop, error = previous.get("stop_reason"), previous.get("error")
+    else:
+        stop = rows[-1].get("stop_reason") if rows else None
+        error = None if stop else (f"the run ended without a stop reason or a summary (killed?); rebuilt from the "
+                                   f"{len(rows)} row(s) of {STEPS_FILE}")
+    summary = summarize(rows, stop if isinstance(stop, Mapping) else None, error if isinstance(error, str) else None)
+    (folder / SUMMARY_FILE).write_text(json_line(summary, indent=2) + "\n", encoding="utf-8")
+    write_report(folder)
+    return summary
+
+
 def write_report(folder: str | Path) -> Path:
     """Write ``report.html`` into a run folder and return its path."""
     path = Path(folder) / REPORT_FILE
-    path.write_text(render_report(folder), encoding="utf-8")
+    path.write_text(render_report(folder), encoding="utf-8", errors="replace")  # a hand-written row may hold lone surrogates
     return path

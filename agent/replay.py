@@ -88,6 +88,7 @@ def replay(
     ``delay`` seconds pass between actions (to watch). A declined risky action ends the replay.
     """
     gate = gate or SafetyGate(BROWSER_RULES, None)
+    gate.reset()
     observation = env.reset(run.task)
     for row in run.rows:
         step = row.get("step", 0)
@@ -108,9 +109,12 @@ def replay(
                 yield ReplayStep(step, index, action, "declined", decision.reason)
                 return
             started = time.monotonic()
+            before = observation.info
             observation = env.step(action)
             seconds = time.monotonic() - started
             status_now: ReplayStatus = "failed" if observation.error else "executed"
+            if not observation.error:
+                gate.executed(action, before)
             yield ReplayStep(step, index, action, status_now, observation.error, seconds, observation)
             if delay > 0:
                 time.sleep(delay)

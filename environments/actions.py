@@ -170,10 +170,17 @@ def action_from_dict(data: dict[str, Any]) -> Action:
         if f.name not in data:
             continue
         value = data[f.name]
-        if f.name in ("point", "start", "end") and value is not None:
-            value = (int(value[0]), int(value[1]))
-        elif f.name == "keys":
-            value = tuple(value)
+        try:
+            if f.name in ("point", "start", "end") and value is not None:
+                if len(value) != 2:
+                    raise ValueError("a point is [x, y]")
+                value = (int(value[0]), int(value[1]))
+            elif f.name == "keys":
+                if isinstance(value, str) or not all(isinstance(key, str) for key in value):
+                    raise ValueError("keys is a list of key names")
+                value = tuple(value)
+        except (TypeError, ValueError, OverflowError) as exc:  # a hand-written or damaged record: 1e999, "x", [1]
+            raise ValueError(f"action record {data!r}: {f.name} {value!r} is not usable ({exc})") from None
         kwargs[f.name] = value
     try:
         return cls(**kwargs)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import enum
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -184,6 +185,10 @@ def eval_command(
         raise typer.Exit(EXIT_SETUP) from None
     if not config.data_dir or not config.images_dir:  # pragma: no cover - locate always resolves both
         raise typer.Exit(EXIT_SETUP)
+    problem = results_dir_problem(config.results_dir)
+    if problem is not None:  # before any model loads
+        console.print(f"[red]error:[/red] --results: {escape(problem)}", soft_wrap=True)
+        raise typer.Exit(EXIT_SETUP)
     console.print(
         f"[bold]{name}[/bold]: {', '.join(config.methods)} x {', '.join(config.budgets) or '-'}, {config.memory} memory, "
         f"{config.prompts} prompts, model {config.model}{' on Ray' if config.ray else ''}\n"
@@ -204,6 +209,27 @@ def eval_command(
         )
         raise typer.Exit(EXIT_INTERRUPTED) from None
     _print_summary(result)
+
+
+def results_dir_problem(path: Path) -> str | None:
+    """Why results cannot be written under ``path`` (a file in the way, a folder that cannot be written), or ``None``.
+
+    An existing, non-empty results directory is fine: a sweep resumes in it.
+    """
+    if path.exists() and not path.is_dir():
+        return f"{path} exists and is not a folder"
+    probe = path if path.exists() else path.absolute().parent
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        return f"cannot create {path}: {probe} is a file, not a folder"
+    try:
+        handle, name = tempfile.mkstemp(dir=probe, prefix=".guikv-write-check-")
+        os.close(handle)
+        os.unlink(name)
+    except OSError as exc:
+        return f"cannot write into {probe} ({exc.strerror or exc}); pass a --results folder you can write to"
+    return None
 
 
 def _accuracy_text(event: RunProgress, mode: str) -> str:

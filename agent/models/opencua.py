@@ -19,6 +19,11 @@ directly followed by ``dragTo`` is one ``Drag``, and ``click()``/``scroll()`` wi
 as a hotkey). Coordinates are absolute pixels of the smart-resized screenshot (factor 28, min 3,136, max 12,845,056
 pixels); ``coordinates="relative"`` reads [0, 1] fractions (OpenCUA-Qwen2-7B) and ``"auto"`` treats a point whose
 two values both lie in [0, 1] as relative (OSWorld's ``qwen25`` projection).
+
+Numbers are bounded as they are read: coordinates must be finite and near the screen (``agent.coords``), a scroll's
+clicks are clamped to ``MAX_SCROLL_AMOUNT`` notches, ``presses`` may not exceed ``MAX_REPEAT`` and a sleep is clamped
+to ``MAX_WAIT_SECONDS`` (``agent.models.base``); ``nan``, ``inf``, ``1e999`` and integers too large for a float are
+model errors, as is code nested too deeply for ``ast.parse``.
 """
 
 from __future__ import annotations
@@ -31,16 +36,20 @@ from typing import Any, ClassVar, Literal
 
 from PIL import Image
 
-from agent.coords import OPENCUA_PIXEL_LIMITS, Convention, CoordinateMap
-from agent.errors import ModelOutputError
+from agent.coords import OPENCUA_PIXEL_LIMITS, Convention, CoordinateMap, finite_number, short
+from agent.errors import ModelOutputError, ModelValueError
 from agent.models.base import (
+    MAX_REPEAT,
     Message,
     ModelAdapter,
     ParsedOutput,
     check_step,
     check_task,
+    check_text,
     image_item,
     normalize_key,
+    scroll_amount,
+    wait_seconds,
 )
 from environments.actions import (
     Action,
@@ -157,10 +166,13 @@ class OpenCUAAdapter(ModelAdapter):
             raise TypeError(f"model output must be a str, got {type(text).__name__}")
         to_point = self._point_mapper(screenshot_size)
         try:
-            sections, code = split_response(text)
+            source = check_text(text, "the answer")  # a lone surrogate makes ast.parse raise UnicodeEncodeError
+            sections, code = split_response(source)
             actions = read_code(code, to_point)
-        except BadOutput as exc:
+        except (BadOutput, ModelValueError) as exc:
             raise ModelOutputError(text, str(exc)) from None
+        except (RecursionError, MemoryError):  # ast.parse / literal_eval on deeply nested code
+            raise ModelOutputError(text, "the code is nested too deeply to read") from None
         return ParsedOutput(
             thought=sections.get("Thought", ""),
             reflection=None,
@@ -176,7 +188,8 @@ class OpenCUAAdapter(ModelAdapter):
         unit = CoordinateMap(main.screenshot_size, main.model_size, "relative")
 
         def to_point(x: float, y: float) -> Point:
-            return (unit if 0 <= x <= 1 and 0 <= y <= 1 else main).to_screenshot(x, y)
+            fx, fy = finite_number(x, "x coordinate"), finite_number(y, "y coordinate")
+            return (unit if 0 <= fx <= 1 and 0 <= fy <= 1 else main).to_screenshot(fx, fy)
 
         return to_point
 
@@ -260,22 +273,32 @@ def read_code(code: str, to_point: Callable[[float, float], Point]) -> tuple[Act
     try:
         tree = ast.parse(code)
     except SyntaxError as exc:
-        raise BadOutput(f"the code does not parse ({exc.msg}, line {exc.lineno}): {code!r}") from None
+        raise BadOutput(f"the code does not parse ({exc.msg}, line {exc.lineno}): {short(code, 200)}") from None
+    except ValueError as exc:  # null bytes on older Pythons
+        raise BadOutput(f"the code does not parse ({exc})") from None
     pointer = _Pointer(to_point)
     for statement in tree.body:
         if isinstance(statement, ast.Import | ast.ImportFrom | ast.Pass):
             continue
         if not (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call)):
-            raise BadOutput(f"unsupported statement {ast.unparse(statement)!r}; expected one call per line")
+            raise BadOutput(f"unsupported statement {_source(statement)}; expected one call per line")
         call = statement.value
         name = _qualified_name(call.func)
         if name not in FUNCTIONS:
-            raise BadOutput(f"unknown call {ast.unparse(call.func)!r}; expected one of {sorted(FUNCTIONS)}")
+            raise BadOutput(f"unknown call {_source(call.func)}; expected one of {sorted(FUNCTIONS)}")
         params, handler = FUNCTIONS[name]
         handler(pointer, _bind(name, params, call), name)
     if not pointer.actions:
-        raise BadOutput(f"the code has no action: {code!r}")
+        raise BadOutput(f"the code has no action: {short(code, 200)}")
     return tuple(pointer.actions)
+
+
+def _source(node: ast.AST) -> str:
+    """Short source text of ``node`` for a message (``ast.unparse`` recurses: a deep tree cannot be printed)."""
+    try:
+        return short(ast.unparse(node), 120)
+    except (RecursionError, MemoryError):
+        return f"<a {type(node).__name__} nested too deeply to print>"
 
 
 def _qualified_name(func: ast.expr) -> str | None:
@@ -288,7 +311,7 @@ def _literal(node: ast.expr, name: str) -> Any:
     try:
         return ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        raise BadOutput(f"an argument of {name} is not a literal: {ast.unparse(node)!r}") from None
+        raise BadOutput(f"an argument of {name} is not a literal: {_source(node)}") from None
 
 
 def _bind(name: str, params: tuple[str, ...], call: ast.Call) -> dict[str, Any]:
@@ -319,13 +342,13 @@ def _xy(args: dict[str, Any], name: str) -> tuple[float, float] | None:
     x, y = args.get("x"), args.get("y")
     if isinstance(x, tuple | list) and y is None:  # pyautogui.click((x, y))
         if len(x) != 2:
-            raise BadOutput(f"{name} point {x!r} needs two numbers")
+            raise BadOutput(f"{name} point {short(x)} needs two numbers")
         x, y = x
     if x is None and y is None:
         return None
     if not (_number(x) and _number(y)):
-        raise BadOutput(f"{name} needs numeric x and y, got x={x!r}, y={y!r}")
-    return float(x), float(y)
+        raise BadOutput(f"{name} needs numeric x and y, got x={short(x)}, y={short(y)}")
+    return finite_number(x, f"{name} x"), finite_number(y, f"{name} y")
 
 
 def _clicker(cls: type[Action]) -> Handler:
@@ -346,12 +369,12 @@ _BUTTONS: dict[str, type[Action]] = {"right": RightClick, "middle": MiddleClick}
 
 def _click(pointer: _Pointer, args: dict[str, Any], name: str) -> None:
     button, clicks = args.get("button", "left"), args.get("clicks", 1)
-    if button in _BUTTONS:
+    if isinstance(button, str) and button in _BUTTONS:
         cls = _BUTTONS[button]
-    elif button in ("left", "primary") and clicks in _CLICKS:
+    elif button in ("left", "primary") and isinstance(clicks, int) and not isinstance(clicks, bool) and clicks in _CLICKS:
         cls = _CLICKS[clicks]
     else:
-        raise BadOutput(f"{name} with button={button!r}, clicks={clicks!r} is not a supported click")
+        raise BadOutput(f"{name} with button={short(button)}, clicks={short(clicks)} is not a supported click")
     _clicker(cls)(pointer, args, name)
 
 
@@ -373,11 +396,9 @@ def _drag_to(pointer: _Pointer, args: dict[str, Any], name: str) -> None:
 
 def _scroller(positive: str, negative: str) -> Handler:
     def handle(pointer: _Pointer, args: dict[str, Any], name: str) -> None:
-        clicks = args.get("clicks")
-        if not _number(clicks) or int(clicks) == 0:
-            raise BadOutput(f"{name} needs a non-zero number of clicks, got {clicks!r}")
-        direction = positive if clicks > 0 else negative
-        amount = abs(int(clicks))
+        count = scroll_amount(args.get("clicks"), f"{name} clicks")  # clamped to MAX_SCROLL_AMOUNT notches
+        direction = positive if count > 0 else negative
+        amount = abs(count)
         xy = _xy(args, name)
         if xy is not None:
             pointer.emit(Scroll(direction, pointer.to_point(*xy), amount))  # type: ignore[arg-type]
@@ -392,7 +413,7 @@ def _scroller(positive: str, negative: str) -> Handler:
 def _write(pointer: _Pointer, args: dict[str, Any], name: str) -> None:
     message = args.get("message")
     if not isinstance(message, str):
-        raise BadOutput(f"{name} needs message='text', got {message!r}")
+        raise BadOutput(f"{name} needs message='text', got {short(message)}")
     if message.endswith("\n"):
         pointer.emit(Type(message[:-1], submit=True))
     else:
@@ -402,15 +423,15 @@ def _write(pointer: _Pointer, args: dict[str, Any], name: str) -> None:
 def _key_list(value: Any, name: str) -> list[str]:
     keys = [value] if isinstance(value, str) else value
     if not isinstance(keys, list | tuple) or not keys or not all(isinstance(k, str) and k for k in keys):
-        raise BadOutput(f"{name} needs key names (a string or a list of strings), got {value!r}")
+        raise BadOutput(f"{name} needs key names (a string or a list of strings), got {short(value)}")
     return [normalize_key(k) for k in keys]
 
 
 def _press(pointer: _Pointer, args: dict[str, Any], name: str) -> None:
     keys = _key_list(args.get("keys"), name)
     presses = args.get("presses", 1)
-    if not (isinstance(presses, int) and not isinstance(presses, bool) and 1 <= presses <= 100):
-        raise BadOutput(f"{name} presses must be an int in [1, 100], got {presses!r}")
+    if not (isinstance(presses, int) and not isinstance(presses, bool) and 1 <= presses <= MAX_REPEAT):
+        raise BadOutput(f"{name} presses must be an int in [1, {MAX_REPEAT}], got {short(presses)}")
     for _ in range(presses):
         for key in keys:
             pointer.emit(Hotkey((key,)))
@@ -426,15 +447,12 @@ def _hotkey(pointer: _Pointer, args: dict[str, Any], name: str) -> None:
 def _terminate(pointer: _Pointer, args: dict[str, Any], name: str) -> None:
     status = args.get("status")
     if not isinstance(status, str) or not status:
-        raise BadOutput(f"{name} needs status='success' or 'failure', got {status!r}")
+        raise BadOutput(f"{name} needs status='success' or 'failure', got {short(status)}")
     pointer.emit(Finished(status))
 
 
 def _sleep(pointer: _Pointer, args: dict[str, Any], name: str) -> None:
-    seconds = args.get("secs")
-    if not _number(seconds) or seconds < 0:
-        raise BadOutput(f"{name} needs a non-negative number of seconds, got {seconds!r}")
-    pointer.emit(Wait(float(seconds)))
+    pointer.emit(Wait(wait_seconds(args.get("secs"), name)))  # clamped to MAX_WAIT_SECONDS
 
 
 _XY = ("x", "y")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +41,19 @@ NAME_HINTS: dict[str, str] = {
 
 
 def make_adapter(name: str, **options: Any) -> ModelAdapter:
-    """The adapter registered as ``name`` with its options (fields of its dataclass)."""
+    """The adapter registered as ``name`` with its options (fields of its dataclass); ``ValueError`` naming an unknown
+    option (with the accepted ones) or a value of the wrong type."""
     cls = ADAPTERS.get(name)
     if cls is None:
         raise UnknownModelError(f"no model adapter named {name!r}; available: {sorted(ADAPTERS)}")
-    return cls(**options)
+    accepted = sorted(f.name for f in fields(cls) if f.init)
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ValueError(f"the {name} adapter has no option(s) {unknown}; accepted: {accepted}")
+    try:
+        return cls(**options)
+    except TypeError as exc:  # e.g. max_new_tokens='many' compared with 0
+        raise ValueError(f"the {name} adapter's options {options!r} do not fit: {exc}") from None
 
 
 def adapter_for_model(name_or_path: str | Path, config: Any = None, **options: Any) -> ModelAdapter:

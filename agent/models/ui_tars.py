@@ -26,7 +26,12 @@ for an agent that must act on the result:
   points and raw newlines inside typed text fail;
 * calls separated by a single newline fail (it only splits on ``")\\n\\n"``); the unescaped-quote repair only
   covers ``type``;
-* failures are ``print``-ed and raised as bare ``AssertionError``/``ValueError``.
+* failures are ``print``-ed and raised as bare ``AssertionError``/``ValueError``;
+* ``nan``, ``inf``, ``1e999`` or a 400-digit number in a point crash it or give a non-finite point.
+
+Every number is checked where it is read (``agent.coords.finite_number`` / ``CoordinateMap.to_screenshot``) and any
+failure, including ``MemoryError``/``RecursionError`` from ``ast.parse`` on deeply nested brackets, is a
+``ModelOutputError``.
 
 On well-formed outputs both give the same actions and points (tested against the package).
 """
@@ -42,14 +47,15 @@ from typing import ClassVar
 from PIL import Image
 from ui_tars.prompt import COMPUTER_USE_DOUBAO, GROUNDING_DOUBAO, MOBILE_USE_DOUBAO
 
-from agent.coords import CONVENTIONS, UI_TARS_PIXEL_LIMITS, Convention, CoordinateMap
-from agent.errors import ModelOutputError
+from agent.coords import CONVENTIONS, UI_TARS_PIXEL_LIMITS, Convention, CoordinateMap, short
+from agent.errors import ModelOutputError, ModelValueError
 from agent.models.base import (
     Message,
     ModelAdapter,
     ParsedOutput,
     check_step,
     check_task,
+    check_text,
     image_item,
     normalize_key,
 )
@@ -195,16 +201,19 @@ class UITarsAdapter(ModelAdapter):
             raise TypeError(f"model output must be a str, got {type(text).__name__}")
         cmap = self.coordinate_map(screenshot_size)
         try:
-            thought, reflection, calls = split_response(text)
+            source = check_text(text, "the answer")  # a lone surrogate makes ast.parse raise UnicodeEncodeError
+            thought, reflection, calls = split_response(source)
             actions: list[Action] = []
             for call in calls:
                 verb, kwargs = parse_call(call)
                 converter = VERBS.get(verb)
                 if converter is None:
-                    raise BadOutput(f"unknown action {verb!r}; expected one of {sorted(VERBS)}")
+                    raise BadOutput(f"unknown action {short(verb, 80)}; expected one of {sorted(VERBS)}")
                 actions.extend(converter(kwargs, cmap))
-        except BadOutput as exc:
+        except (BadOutput, ModelValueError) as exc:
             raise ModelOutputError(text, str(exc)) from None
+        except (RecursionError, MemoryError):  # ast.parse on deeply nested brackets
+            raise ModelOutputError(text, "an action call is nested too deeply to read") from None
         return ParsedOutput(thought=thought, reflection=reflection, actions=tuple(actions), raw=text)
 
 
@@ -273,10 +282,10 @@ def split_calls(action_text: str) -> list[str]:
     last = calls[-1]
     if not last.endswith(")"):
         if "(" in last:
-            raise BadOutput(f"the call {last!r} is not closed (output truncated?)")
+            raise BadOutput(f"the call {short(last, 80)} is not closed (output truncated?)")
         if re.fullmatch(r"[A-Za-z_]\w*", last):
-            raise BadOutput(f"{last!r} is a bare name, not a call (output truncated?)")
-        raise BadOutput(f"{last!r} is not a call; expected e.g. click(point='<point>x y</point>')")
+            raise BadOutput(f"{short(last, 80)} is a bare name, not a call (output truncated?)")
+        raise BadOutput(f"{short(last, 80)} is not a call; expected e.g. click(point='<point>x y</point>')")
     return calls
 
 
@@ -312,27 +321,35 @@ def _scan_calls(text: str) -> list[str] | None:
 def parse_call(call: str) -> tuple[str, dict[str, str]]:
     """``(verb, keyword arguments)`` of one call, parsed with ``ast`` (never evaluated); empty values dropped."""
     if not _CALL.fullmatch(call):
-        raise BadOutput(f"{call!r} is not a call; expected verb(name='value', ...)")
+        raise BadOutput(f"{short(call, 80)} is not a call; expected verb(name='value', ...)")
     node = _parse_expression(call)
     if node is None:
         repaired = _repair_content_quotes(call)
         node = _parse_expression(repaired) if repaired else None
     if node is None:
-        raise BadOutput(f"cannot parse {call!r} as a call (unbalanced parentheses or quotes?)")
+        raise BadOutput(f"cannot parse {short(call, 80)} as a call (unbalanced parentheses or quotes?)")
     if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
-        raise BadOutput(f"{call!r} is not a plain call verb(...)")
+        raise BadOutput(f"{short(call, 80)} is not a plain call verb(...)")
     if node.args:
-        raise BadOutput(f"{call!r} has positional arguments; the grammar uses keywords, e.g. point='<point>x y</point>'")
+        raise BadOutput(f"{short(call, 80)} has positional arguments; the grammar uses keywords, e.g. point='<point>x y</point>'")
     kwargs: dict[str, str] = {}
     for keyword in node.keywords:
         if keyword.arg is None:
-            raise BadOutput(f"{call!r} uses **kwargs; expected name='value' arguments")
+            raise BadOutput(f"{short(call, 80)} uses **kwargs; expected name='value' arguments")
         value = keyword.value
         if not (isinstance(value, ast.Constant) and isinstance(value.value, str | int | float)):
-            raise BadOutput(f"argument {keyword.arg!r} of {call!r} is not a string")
+            raise BadOutput(f"argument {keyword.arg!r} of {short(call, 80)} is not a string")
         if value.value != "":
-            kwargs[keyword.arg] = str(value.value)
+            kwargs[keyword.arg] = value.value if isinstance(value.value, str) else _number_text(value.value)
     return node.func.id, kwargs
+
+
+def _number_text(value: int | float) -> str:
+    """A bare number argument as text (``point=5``); an integer too long to print is not a coordinate."""
+    try:
+        return str(value)
+    except ValueError:  # more digits than sys.get_int_max_str_digits()
+        raise BadOutput(f"a number of about {int(value.bit_length() * 0.30103)} digits is not a coordinate") from None
 
 
 def _parse_expression(call: str) -> ast.expr | None:
@@ -340,7 +357,7 @@ def _parse_expression(call: str) -> ast.expr | None:
         # Raw newlines can only sit inside string values (calls are one line): make them escapes, as the official
         # parser does, so type(content='a<newline>') means "a\n".
         return ast.parse(call.replace("\n", "\\n"), mode="eval").body
-    except SyntaxError:
+    except (SyntaxError, ValueError):  # ValueError: null bytes on older Pythons
         return None
 
 
@@ -371,12 +388,12 @@ def model_point(value: str) -> tuple[float, float]:
     try:
         numbers = [float(part) for part in parts]
     except ValueError:
-        raise BadOutput(f"point {value!r} is not numbers; expected '<point>x y</point>' or '(x,y)'") from None
+        raise BadOutput(f"point {short(value, 80)} is not numbers; expected '<point>x y</point>' or '(x,y)'") from None
     if len(numbers) == 2:
         return numbers[0], numbers[1]
     if len(numbers) == 4:
         return (numbers[0] + numbers[2]) / 2, (numbers[1] + numbers[3]) / 2
-    raise BadOutput(f"point {value!r} has {len(numbers)} number(s); expected 2 (x y) or 4 (a box)")
+    raise BadOutput(f"point {short(value, 80)} has {len(numbers)} number(s); expected 2 (x y) or 4 (a box)")
 
 
 def _args(kwargs: dict[str, str]) -> dict[str, str]:
@@ -440,7 +457,7 @@ def _scroll(kwargs: dict[str, str], cmap: CoordinateMap) -> tuple[Action, ...]:
     if direction not in DIRECTIONS:
         named = [d for d in DIRECTIONS if d in direction]
         if len(named) != 1:
-            raise BadOutput(f"scroll needs direction= one of {DIRECTIONS}, got {kwargs.get('direction', '')!r}")
+            raise BadOutput(f"scroll needs direction= one of {DIRECTIONS}, got {short(kwargs.get('direction', ''), 80)}")
         direction = named[0]
     point = _point(kwargs, cmap, verb="scroll") if "start_box" in _args(kwargs) else None
     return (Scroll(direction, point),)  # type: ignore[arg-type]

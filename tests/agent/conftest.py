@@ -8,12 +8,17 @@ can read the effect from the DOM (same process) or from the server (a CLI subpro
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -24,6 +29,7 @@ from environments.actions import Action
 from environments.base import Observation
 from tests.environments.conftest import xvfb  # noqa: F401  (a real Xvfb, the environment tests' fixture)
 
+ROOT = Path(__file__).resolve().parents[2]
 VIEWPORT = (320, 240)
 GO_BUTTON = (80, 40)
 TEXT_FIELD = (120, 115)
@@ -144,9 +150,75 @@ class ScriptedPolicy:
         self.closed = True
 
 
+class ScriptedSession:
+    """Stands in for ``guikv.MemorySession`` when a test needs the model to write chosen text (no real model writes a
+    chosen malformed answer, so the model is what is mocked here): ``add`` keeps the turns, ``generate`` returns the
+    next scripted reply, ``state`` reports a cache that grows by 10 tokens a turn; the press is the real one.
+
+    ``scripted_sessions(replies)`` is the ``session_factory`` of a ``ModelPolicy``: every session of the policy
+    (one per task) reads from the same reply stream.
+    """
+
+    def __init__(self, replies: Iterator[str], model: Any, processor: Any, *, method: str = "gui_kv",
+                 budget: float | int = 0.1, mode: str = "persistent", max_screenshots: int = 5,
+                 method_kwargs: dict[str, Any] | None = None) -> None:
+        from guikv.presses.registry import make_press
+
+        self.replies = replies
+        self.press = make_press(method, budget=budget, **(method_kwargs or {}))
+        self.messages: list[dict[str, Any]] = []
+        self.tokens = 0
+        self.closed = False
+
+    def add(self, role: str, content: Any) -> None:
+        self.messages.append({"role": role, "content": content})
+        self.tokens += 10
+
+    def generate(self, max_new_tokens: int = 256, **_: Any):
+        from guikv.session import Reply
+
+        text = next(self.replies, None)
+        if text is None:
+            pytest.fail("the loop asked the model for more answers than the test scripted")
+        ids = tuple(range(min(len(text), max_new_tokens)))
+        self.messages.append({"role": "assistant", "content": text})
+        self.tokens += len(ids) + 1
+        return Reply(text, ids, 10, 0.001, 0.001, True)
+
+    def state(self):
+        from guikv.session import SessionState
+
+        return SessionState([self.tokens, self.tokens], 64 * self.tokens, self.tokens, {}, {})
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def scripted_sessions(replies: Iterable[str]) -> Callable[..., ScriptedSession]:
+    stream = iter(replies)
+    return lambda model, processor, **options: ScriptedSession(stream, model, processor, **options)
+
+
 @pytest.fixture(scope="session")
 def tiny_model_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny random Qwen2.5-VL with its processor, written with save_pretrained (what ``--model`` gets)."""
     from guikv.testing import save_tiny_qwen2_5_vl
 
     return save_tiny_qwen2_5_vl(tmp_path_factory.mktemp("tiny-qwen2.5-vl"))
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """The environment of a CLI subprocess: this checkout first on the path, a wide terminal."""
+    return {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "250", **extra}
+
+
+def scripted_cli_command(replies: list, folder: Path, *args: str) -> list[str]:
+    """The command line of ``tests/agent/scripted_cli.py``: the real CLI with the model's answers scripted."""
+    path = folder / "replies.json"
+    path.write_text(json.dumps(replies), encoding="utf-8")
+    return [sys.executable, "-m", "tests.agent.scripted_cli", str(path), *args]
+
+
+def run_scripted_cli(replies: list, folder: Path, *args: str, timeout: float = 240, **env: str):
+    return subprocess.run(scripted_cli_command(replies, folder, *args), cwd=ROOT, env=cli_env(**env),
+                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)

@@ -24,32 +24,6 @@ NAMES = sorted(ADAPTERS)
 TASK = "Open the settings and turn on dark mode"
 CUTS = range(1, 9)
 
-# Gaps of the UI-TARS and OpenCUA parsers that the hardening of issue 9 (branch i9-agent: bounded numbers, non-finite
-# points and invalid UTF-8 as ModelOutputError) closes. Strict: once a gap is closed the test XPASSes and fails, so
-# the entry must be removed; nothing here hides a failure silently.
-KNOWN_GAPS: dict[tuple[str, str], str] = {
-    ("ui_tars", "nan"): "a NaN point raises ValueError from CoordinateMap",
-    ("ui_tars", "infinity"): "an infinite point raises ValueError from CoordinateMap",
-    ("ui_tars", "overflow"): "1e999 becomes inf and raises ValueError",
-    ("ui_tars", "negative_overflow"): "-1e999 becomes -inf and raises ValueError",
-    ("ui_tars", "400_digits"): "a 400-digit number becomes inf and raises ValueError",
-    ("ui_tars", "lone_surrogate"): "ast.parse raises UnicodeEncodeError",
-    ("ui_tars", "corrupted"): "a lone surrogate makes ast.parse raise UnicodeEncodeError",
-    ("opencua", "overflow"): "x=1e999 raises ValueError from CoordinateMap",
-    ("opencua", "negative_overflow"): "y=-1e999 raises ValueError from CoordinateMap",
-    ("opencua", "400_digits"): "a 400-digit int raises OverflowError",
-    ("opencua", "lone_surrogate"): "ast.parse raises UnicodeEncodeError",
-    ("opencua", "corrupted"): "a lone surrogate makes ast.parse raise UnicodeEncodeError",
-}
-
-
-def _gap(name: str, kind: str) -> list:
-    reason = KNOWN_GAPS.get((name, kind))
-    if reason is None:
-        return []
-    return [pytest.mark.xfail(strict=True, raises=(ValueError, OverflowError), reason=f"known gap (issue 9 closes it): {reason}")]
-
-
 @pytest.fixture(scope="module")
 def processor():
     return tiny_processor()
@@ -106,9 +80,8 @@ def _hostile_cases():
     cases = []
     for name in NAMES:
         for kind, (x, y) in HOSTILE_NUMBERS.items():
-            cases.append(pytest.param(name, EXAMPLES[name].click(x, y), id=f"{name}-click-{kind}", marks=_gap(name, kind)))
-        cases.append(pytest.param(name, EXAMPLES[name].type_text("a\ud800b"), id=f"{name}-type-lone-surrogate",
-                                  marks=_gap(name, "lone_surrogate")))
+            cases.append(pytest.param(name, EXAMPLES[name].click(x, y), id=f"{name}-click-{kind}"))
+        cases.append(pytest.param(name, EXAMPLES[name].type_text("a\ud800b"), id=f"{name}-type-lone-surrogate"))
     return cases
 
 
@@ -128,7 +101,7 @@ def test_truncated_outputs_are_model_errors(name, text, expected):
             adapter.parse(body[:-cut], size)
 
 
-@pytest.mark.parametrize("name", [pytest.param(name, marks=_gap(name, "corrupted")) for name in NAMES])
+@pytest.mark.parametrize("name", NAMES)
 def test_corrupted_outputs_parse_or_are_model_errors(name):
     """Random edits of real outputs (the hostile version of every format): never a crash, never a bad action."""
     adapter, size = make_adapter(name), EXAMPLES[name].screenshot_size

@@ -16,8 +16,8 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from agent.cli import app
-from agent.commands import _graceful_interrupt
 from agent.replay import load_run, replay, scale_action
+from agent.terminal import graceful_interrupt
 from environments.actions import Click, Drag
 from tests.agent.conftest import GO_BUTTON, TEXT_FIELD, TINY_PIXELS, VIEWPORT, field_value, page_log
 
@@ -127,6 +127,10 @@ def test_scale_action_moves_every_point():
         ("{\"step\": 0}\n{}\n", "needs an 'actions' list"),
         ('{"actions": [{"type": "fly"}]}\n', "unknown action type 'fly'"),
         ('{"actions": [{"type": "click"}], "outcomes": []}\n', "'outcomes' must be a list as long as 'actions'"),
+        ('{"actions": [{"type": "click", "point": [1e999, 5]}]}\n', "point [inf, 5] is not usable"),
+        ('{"actions": [{"type": "click", "point": ["a", 5]}]}\n', "is not usable"),
+        ('{"actions": [{"type": "click", "point": [5]}]}\n', "a point is [x, y]"),
+        ('{"actions": [{"type": "hotkey", "keys": "ctrl"}]}\n', "keys is a list of key names"),
     ],
 )
 def test_replay_rejects_a_malformed_folder_before_acting(tmp_path, rows, message):
@@ -205,7 +209,7 @@ def test_default_hub_model_without_weights_says_how_to_pass_a_folder(site, tmp_p
 def test_first_ctrl_c_asks_to_stop_and_the_second_aborts():
     previous = signal.getsignal(signal.SIGINT)
     console = Console(file=open(os.devnull, "w"))  # noqa: SIM115
-    with _graceful_interrupt(console) as stop:
+    with graceful_interrupt(console) as stop:
         assert not stop.is_set()
         os.kill(os.getpid(), signal.SIGINT)
         assert stop.is_set()  # the loop polls this: it stops after the current action
@@ -230,14 +234,14 @@ class FakeStatus:
 def test_terminal_confirmation_prompt(monkeypatch, typed, approved):
     import io
 
-    from agent.commands import _terminal_confirm
     from agent.safety import ConfirmRequest
+    from agent.terminal import terminal_confirm
     from environments.actions import Hotkey
 
     monkeypatch.setattr("sys.stdin", io.StringIO(typed))
     output = io.StringIO()
     status = FakeStatus()
-    confirm = _terminal_confirm(Console(file=output, width=200), status)
+    confirm = terminal_confirm(Console(file=output, width=200), status)
     request = ConfirmRequest("risky", 2, Hotkey(("alt", "f4")), "hotkey alt+f4 can close a window or quit an app")
     assert confirm(request) is approved
     assert "Step 2: hotkey alt+f4 can close a window" in output.getvalue()

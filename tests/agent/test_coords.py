@@ -8,13 +8,17 @@ import pytest
 from ui_tars.action_parser import smart_resize as official_smart_resize
 
 from agent.coords import (
+    MAX_COORDINATE,
     OPENCUA_PIXEL_LIMITS,
     UI_TARS_PIXEL_LIMITS,
     CoordinateMap,
     PixelLimits,
+    finite_number,
     resized_size,
+    short,
     smart_resize,
 )
+from agent.errors import ModelValueError
 
 
 def test_pixel_limit_constants():
@@ -157,3 +161,28 @@ def test_unknown_convention_and_bad_points_raise():
         CoordinateMap.for_screenshot((100, 100), convention="percent")
     with pytest.raises(ValueError, match="not finite"):
         CoordinateMap.for_screenshot((100, 100)).to_screenshot(float("nan"), 1)
+
+
+@pytest.mark.parametrize(
+    ("point", "message"),
+    [
+        ((float("nan"), 1), "not finite"),
+        ((1, float("-inf")), "not finite"),
+        ((10**400, 1), "too large"),
+        ((1.7e308, 1), "not on any screen"),
+        ((1, -(MAX_COORDINATE + 1)), "not on any screen"),
+        (("12", 1), "must be a number"),
+        ((True, 1), "must be a number"),
+    ],
+)
+def test_hostile_points_are_model_errors(point, message):
+    for convention in ("absolute", "relative", "thousandths"):
+        cmap = CoordinateMap.for_screenshot((1920, 1080), convention=convention)
+        with pytest.raises(ModelValueError, match=message):
+            cmap.to_screenshot(*point)
+
+
+def test_the_largest_allowed_coordinates_still_clamp():
+    cmap = CoordinateMap.for_screenshot((1920, 1080), convention="relative")
+    assert cmap.to_screenshot(MAX_COORDINATE, -MAX_COORDINATE) == (1919, 0)
+    assert finite_number(3, "x") == 3.0 and short(10**400).startswith("<an integer of about 4")

@@ -10,15 +10,28 @@ from itertools import count
 import pytest
 
 from agent.errors import ModelOutputError
-from agent.loop import CORRECTION, FAILED_ACTION_NOTE, ModelPolicy, PolicyOutput, run_steps
+from agent.loop import CORRECTION, FAILED_ACTION_NOTE, ModelCall, ModelPolicy, PolicyOutput, run_steps
 from agent.models.base import ParsedOutput
 from agent.models.ui_tars import UITarsAdapter
+from agent.record import RunRecord, read_steps
 from agent.safety import BROWSER_RULES, DESKTOP_RULES, SafetyGate
-from environments.actions import CallUser, Click, Finished, Hotkey, Type, Wait
+from environments import BrowserConfig, BrowserEnv
+from environments.actions import CallUser, Click, Finished, Hotkey, Scroll, Type, Wait
 from environments.base import Observation
+from environments.desktop import DesktopConfig, DesktopEnv
+from environments.errors import EnvError
 from guikv.presses.registry import PRESSES
 from guikv.testing import synthetic_screenshot
-from tests.agent.conftest import GO_BUTTON, TEXT_FIELD, VIEWPORT, ScriptedPolicy, field_value, page_log
+from tests.agent.conftest import (
+    GO_BUTTON,
+    TEXT_FIELD,
+    VIEWPORT,
+    ScriptedPolicy,
+    field_value,
+    page_log,
+    scripted_sessions,
+)
+from tests.environments.conftest import move_pointer
 
 TINY_LIMITS = {"min_pixels": 28 * 28 * 4, "max_pixels": 28 * 28 * 64}
 
@@ -241,4 +254,106 @@ def _two_steps_within_budget(vl_model, processor, method, mode):
         call = policy.act(Observation(synthetic_screenshot(*VIEWPORT, seed=seed))).calls[0]
         tokens = call.cache["tokens_per_layer"]
         assert sum(tokens) / len(tokens) <= call.cache["budget_tokens"], (method, mode, call.cache)
+    policy.close()
+
+
+def test_a_destructive_command_split_over_two_steps_is_asked_and_declined(browser):
+    confirm = Answers(False)
+    policy = ScriptedPolicy([[Click(TEXT_FIELD), Type("r")], [Type("m -rf ~", submit=True), Click(GO_BUTTON)]])
+    first, second = run_steps(browser, policy, "t", max_steps=3, gate=SafetyGate(DESKTOP_RULES, confirm))
+    assert [o.status for o in first.outcomes] == ["executed", "executed"]
+    assert [o.status for o in second.outcomes] == ["declined", "skipped"]
+    assert second.stop_reason.kind == "declined" and "'rm -rf ~'" in second.stop_reason.message
+    assert len(confirm.questions) == 1 and field_value(browser) == "r" and page_log(browser) == ""
+
+
+def test_dry_run_notes_a_split_command_as_asking(browser):
+    policy = ScriptedPolicy([[Type("r")], [Type("m -rf ~", submit=True)]])
+    records = list(run_steps(browser, policy, "t", max_steps=2, gate=SafetyGate(DESKTOP_RULES, None), dry_run=True))
+    assert records[0].outcomes[0].risk is None and "deny list" in records[1].outcomes[0].risk
+    assert field_value(browser) == ""
+
+
+# -- environment failures and stops -----------------------------------------------------------------------------------
+class BrowserThatBreaksOnTyping(BrowserEnv):
+    """The real browser, with a fault injected: typing raises the EnvError a crashed browser would."""
+
+    def _execute(self, action):
+        if isinstance(action, Type):
+            raise EnvError("the browser crashed")
+        return super()._execute(action)
+
+
+def test_an_environment_failure_still_yields_the_step_with_the_models_answer(site, tmp_path):
+    answer = ModelCall("Thought: type it\nAction: type(content='hi')", 10, 5, 0.1, 0.1, True)
+    policy = ScriptedPolicy([PolicyOutput((Click(TEXT_FIELD), Type("hi"), Click(GO_BUTTON)), "type it", calls=(answer,))])
+    record = RunRecord(tmp_path / "run")
+    with BrowserThatBreaksOnTyping(BrowserConfig(start_url=site.url, viewport=VIEWPORT, settle=0.0)) as env:
+        for step in run_steps(env, policy, "t", max_steps=3):
+            record.add(step)
+    summary = record.finish()
+    (row,) = read_steps(record.folder)
+    assert [o["status"] for o in row["outcomes"]] == ["executed", "failed", "skipped"]
+    assert row["stop_reason"]["kind"] == "env_error" and "the browser crashed" in row["stop_reason"]["message"]
+    assert row["calls"][0]["raw"] == answer.raw and "the browser crashed" in row["error"]
+    assert summary["stop_reason"]["kind"] == "env_error" and (record.folder / "report.html").is_file()
+
+
+def test_a_stop_between_retries_does_not_wait_for_the_remaining_ones(browser):
+    asked = {"calls": 0}
+
+    def unusable_answers():
+        while True:
+            asked["calls"] += 1
+            yield "no action here"
+
+    policy = ModelPolicy(UITarsAdapter(), None, None, retries=10_000, session_factory=scripted_sessions(unusable_answers()))
+    (record,) = run_steps(browser, policy, "t", max_steps=3, stop_requested=lambda: asked["calls"] >= 3)
+    assert record.stop_reason.kind == "interrupted" and len(record.calls) == 3
+    assert all(call.error for call in record.calls) and record.error is None
+    assert policy.should_stop is None  # the run's stop condition is removed once the run ends
+
+
+def test_the_time_limit_cuts_a_huge_scroll_on_the_desktop(xvfb):
+    policy = ScriptedPolicy([[Scroll("down", None, amount=1_000_000_000), Click((5, 5))]] * 3)
+    with DesktopEnv(DesktopConfig(pause=0.0)) as env:
+        (record,) = run_steps(env, policy, "t", max_steps=3, max_seconds=1.0)
+    assert record.stop_reason.kind == "max_seconds"
+    scroll, click = record.outcomes
+    assert scroll.status == "executed" and "of 1000000000 notches" in scroll.detail
+    assert scroll.seconds < 1.0 + 1.0  # the issue's bound: within max_seconds + 1 s
+    assert click.status == "skipped" and click.detail == "the time limit was reached"
+    assert env.should_stop is None
+
+
+def test_the_fail_safe_corner_stops_the_run_cleanly_with_its_record(xvfb, tmp_path):
+    def person_grabs_the_mouse(step: int) -> None:
+        if step == 1:
+            move_pointer(0, 0)
+
+    policy = ScriptedPolicy([[Click((0, 0)), Click((799, 599))], [Click((300, 300))], [Wait(0.0)]],
+                            on_act=person_grabs_the_mouse)
+    record = RunRecord(tmp_path / "run")
+    with DesktopEnv(DesktopConfig(pause=0.0)) as env:
+        for step in run_steps(env, policy, "t", max_steps=3):
+            record.add(step)
+    summary = record.finish()
+    first, second = read_steps(record.folder)
+    assert [o["status"] for o in first["outcomes"]] == ["executed", "executed"]  # corners: clicked next to them
+    assert [o["status"] for o in second["outcomes"]] == ["failed"]
+    assert second["stop_reason"]["kind"] == "failsafe" and "corner" in second["stop_reason"]["message"]
+    assert summary["stop_reason"]["kind"] == "failsafe" and "failsafe" in (record.folder / "report.html").read_text()
+    move_pointer(400, 300)
+
+
+def test_a_screenshot_the_processor_rejects_is_a_step_error_and_the_next_step_goes_on(vl_model, processor):
+    """An extreme aspect ratio (the Qwen resize refuses > 200:1) is the policy's error for that step, not a crash;
+    the session is left as it was, so the next, ordinary screenshot is answered."""
+    policy = ModelPolicy(WaitingAdapter(max_new_tokens=3, **TINY_LIMITS), vl_model, processor, method="full")
+    policy.reset("t")
+    decision = policy.act(Observation(synthetic_screenshot(2000, 4)))
+    assert decision.actions == () and "rejected the screenshot" in decision.error and decision.calls == ()
+    assert [m["role"] for m in policy.session.messages] == ["system", "user"]
+    decision = policy.act(Observation(synthetic_screenshot(*VIEWPORT)))
+    assert decision.error is None and decision.actions == (Wait(0.0),) and len(decision.calls) == 1
     policy.close()

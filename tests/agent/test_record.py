@@ -15,8 +15,10 @@ from agent.record import (
     FINAL_SCREENSHOT,
     RunRecord,
     annotate,
+    clean_text,
     default_run_folder,
     describe,
+    json_line,
     read_steps,
     render_report,
     write_report,
@@ -154,6 +156,21 @@ def test_report_of_a_hand_written_or_unfinished_folder(tmp_path):
     page = render_report(tmp_path)  # no config, no screenshots, no summary, one bad action
     assert "Step 0" in page and "Step 1" in page and "unknown action type" in page
     assert write_report(tmp_path).read_text() == page
+
+
+def test_rows_are_strict_utf8_json_whatever_the_model_wrote(tmp_path):
+    """A lone surrogate or a NaN in a row (from the model's text, or a cache statistic) never reaches the file."""
+    record = RunRecord(tmp_path / "run", {"task": "t\ud800"})
+    step = make_step(0, [Type("ok")], ["executed"], thought="half a character: \ud800, a pair: \ud83d\ude00")
+    step.calls[0].cache["odd"] = [float("nan"), float("inf")]
+    record.add(step)
+    record.finish()
+    for name in ("steps.jsonl", "config.json", "summary.json", "report.html"):
+        (tmp_path / "run" / name).read_bytes().decode("utf-8")  # strict UTF-8
+    (row,) = [json.loads(line, parse_constant=pytest.fail) for line in (tmp_path / "run" / "steps.jsonl").open()]
+    assert row["thought"] == "half a character: \ufffd, a pair: \U0001f600"
+    assert row["calls"][0]["cache"]["odd"] == ["nan", "inf"]
+    assert clean_text("fine") == "fine" and json_line({"x": (1, float("-inf"))}) == '{"x": [1, "-inf"]}'
 
 
 def test_default_run_folder_is_dated_and_readable():

@@ -55,6 +55,32 @@ def xvfb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.wait(timeout=10)
 
 
+def move_pointer(x: int, y: int) -> None:
+    """Move the mouse pointer as a person would: an XTEST motion event on $DISPLAY, not through any environment."""
+    from Xlib import X
+    from Xlib.display import Display
+    from Xlib.ext import xtest
+
+    display = Display()
+    try:
+        xtest.fake_input(display, X.MotionNotify, x=x, y=y)
+        display.sync()
+    finally:
+        display.close()
+
+
+def pointer_position() -> tuple[int, int]:
+    """Where the pointer is on $DISPLAY, in screen pixels."""
+    from Xlib.display import Display
+
+    display = Display()
+    try:
+        reply = display.screen().root.query_pointer()
+        return reply.root_x, reply.root_y
+    finally:
+        display.close()
+
+
 class TkApp:
     """The Tk window of ``tk_app.py`` running on the test display; ``wait_for`` reads its event log."""
 

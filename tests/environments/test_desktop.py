@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,8 +23,9 @@ from environments.actions import (
     Type,
     Wait,
 )
-from environments.desktop import DesktopConfig, DesktopEnv, screenshot_size, to_screen
-from environments.errors import DisplayNotFoundError
+from environments.desktop import TYPE_CHUNK, DesktopConfig, DesktopEnv, safe_point, screenshot_size, to_screen
+from environments.errors import DisplayNotFoundError, FailSafeError
+from tests.environments.conftest import move_pointer, pointer_position
 
 if TYPE_CHECKING:
     from tests.environments.conftest import TkApp
@@ -178,5 +180,100 @@ def test_bad_monitor_and_options(xvfb: str) -> None:
     [({"monitor": -1}, "monitor"), ({"scale": 0}, "scale"), ({"max_size": 0}, "max_size"), ({"pause": -1}, "pause")],
 )
 def test_config_rejects_bad_values(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        DesktopConfig(**kwargs)
+
+
+# -- the fail-safe corners, and long actions that a stop cuts short ---------------------------------------------------
+@pytest.mark.parametrize(
+    ("point", "expected"),
+    [((0, 0), (1, 1)), ((799, 0), (798, 1)), ((0, 599), (1, 598)), ((799, 599), (798, 598)), ((-5, -9), (1, 1)),
+     ((900, 700), (798, 598)), ((0, 300), (0, 300)), ((400, 0), (400, 0)), ((1, 0), (1, 0))],
+)
+def test_safe_points_keep_off_the_corners(point, expected) -> None:
+    assert safe_point(point, (800, 600)) == expected
+
+
+def test_clicks_at_the_corners_run_next_to_them_and_the_run_goes_on(desktop: DesktopEnv, tk_app: TkApp) -> None:
+    desktop.reset()
+    for corner, near in (((0, 0), (1, 1)), ((799, 0), (798, 1)), ((0, 599), (1, 598)), ((799, 599), (798, 598))):
+        assert desktop.step(Click(corner)).error is None
+        assert pointer_position() == near
+    assert desktop.step(Click(CANVAS_POINT)).error is None  # no fail-safe: the pointer never sat on a corner
+    tk_app.wait_for(lambda events: any(e["type"] == "release" for e in events))
+
+
+def test_the_fail_safe_corner_is_a_fail_safe_error(desktop: DesktopEnv, tk_app: TkApp) -> None:
+    desktop.reset()
+    move_pointer(0, 0)  # a person pushes the mouse into the corner
+    with pytest.raises(FailSafeError, match="corner of the screen"):
+        desktop.step(Click(CANVAS_POINT))
+    assert not any(e["type"] == "press" for e in tk_app.events())  # the click never happened
+    move_pointer(400, 300)
+    assert desktop.step(Click(CANVAS_POINT)).error is None  # the environment is usable again
+
+
+class StopAfter:
+    """``should_stop`` that says stop from its ``calls``-th poll on (counts polls, not seconds)."""
+
+    def __init__(self, calls: int) -> None:
+        self.calls, self.polls = calls, 0
+
+    def __call__(self) -> bool:
+        self.polls += 1
+        return self.polls > self.calls
+
+
+def test_a_huge_scroll_stops_within_a_second_of_the_request(desktop: DesktopEnv, tk_app: TkApp) -> None:
+    desktop.reset()
+    asked = time.monotonic() + 0.5
+    desktop.should_stop = lambda: time.monotonic() >= asked
+    observation = desktop.step(Scroll("down", CANVAS_POINT, amount=1_000_000_000))
+    assert time.monotonic() < asked + 1.0
+    assert observation.error is None and "of 1000000000 notches" in observation.info["cut_short"]
+    tk_app.wait_for(lambda events: any(e["type"] == "wheel_down" for e in events))
+
+
+def test_long_typing_stops_between_chunks_and_never_presses_enter(desktop: DesktopEnv, tk_app: TkApp) -> None:
+    desktop.reset()
+    desktop.step(Click(ENTRY_POINT))
+    desktop.should_stop = StopAfter(1)
+    text = "abcdefghijklmnopqrstuvwxyz" * 4
+    observation = desktop.step(Type(text, submit=True))
+    assert f"{TYPE_CHUNK} of {len(text)} characters" in observation.info["cut_short"]
+    events = tk_app.wait_for(lambda events: any(e.get("text") == text[:TYPE_CHUNK] for e in events))
+    assert not any(e["type"] == "submit" for e in events)
+    desktop.should_stop = None
+    assert "cut_short" not in desktop.step(Type("x")).info
+
+
+def test_a_stopped_drag_releases_the_button_where_it_stopped(xvfb: str, tk_app: TkApp) -> None:
+    with DesktopEnv(DesktopConfig(pause=0.0, drag_duration=1.0)) as env:
+        env.reset()
+        env.should_stop = StopAfter(3)
+        observation = env.step(Drag((110, 110), (290, 190)))
+        assert "3 of 10 segments" in observation.info["cut_short"]
+        events = tk_app.wait_for(lambda events: any(e["type"] == "release" for e in events))
+        (press,) = [(e["x"], e["y"]) for e in events if e["type"] == "press"]
+        (release,) = [(e["x"], e["y"]) for e in events if e["type"] == "release"]
+        assert press == (110, 110) and 110 < release[0] < 290 and 110 < release[1] < 190
+
+
+def test_a_long_wait_stops_when_asked(desktop: DesktopEnv) -> None:
+    desktop.reset()
+    desktop.should_stop = StopAfter(2)
+    observation = desktop.step(Wait(10.0))
+    assert "of 10 s" in observation.info["cut_short"]
+
+
+def test_a_replayed_scroll_with_a_bad_amount_is_refused(desktop: DesktopEnv) -> None:
+    desktop.reset()
+    assert "positive whole number" in desktop.step(Scroll("down", None, amount=0)).error
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [({"pause": "abc"}, "pause must be a number"),
+                                                 ({"scale": float("nan")}, "scale must be a number"),
+                                                 ({"max_size": 1.5}, "max_size must be a whole number")])
+def test_config_rejects_values_of_the_wrong_type(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         DesktopConfig(**kwargs)
