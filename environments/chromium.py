@@ -76,6 +76,7 @@ class Chromium:
         (default / "Preferences").write_text(json.dumps(preferences), encoding="utf-8")
         self._playwright: Playwright | None = _acquire_playwright()
         self._launcher: BrowserContext | None = None
+        self._session: CDPSession | None = None
         try:
             self._launcher = self._playwright.chromium.launch_persistent_context(
                 self._profile.name,
@@ -100,7 +101,7 @@ class Chromium:
             self.close()
             raise BrowserNotFoundError(f"Playwright gave no browser for the launched Chromium; {INSTALL_HINT}")
         self.browser: Browser = browser
-        self._session: CDPSession | None = browser.new_browser_cdp_session()
+        self._session = browser.new_browser_cdp_session()
 
     def tabs(self, context_id: str) -> int:
         """How many tabs Chromium has open in the browser context ``context_id`` (Playwright lists a new one later)."""
