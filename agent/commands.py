@@ -75,13 +75,18 @@ def register_agent_commands(app: typer.Typer) -> None:
 
 # -- flag parsing ----------------------------------------------------------------------------------------------------
 def _browser_config(url: str | None, viewport: str, dpr: float, headed: bool, allow: list[str] | None,
-                    **_: Any) -> dict[str, Any]:
+                    strict: bool = False, **_: Any) -> dict[str, Any]:
     if not url:
         raise typer.BadParameter("the browser needs a start page: pass --url https://...", param_hint="--url")
+    if strict and not allow:
+        raise typer.BadParameter("confines sub-resources to the allowed origins: pass --allow-origin too",
+                                 param_hint="--strict-origins")
     config: dict[str, Any] = {"start_url": url, "viewport": _viewport(viewport), "device_scale_factor": dpr,
                               "headless": not headed}
     if allow:
         config["allowed_origins"] = tuple(allow)
+    if strict:
+        config["strict_origins"] = True
     return config
 
 
@@ -118,6 +123,9 @@ def run_command(
     allow_origin: Annotated[list[str] | None, typer.Option(
         help="Browser: only navigate to these origins (repeatable), e.g. https://example.com.",
         rich_help_panel=ENV_PANEL)] = None,
+    strict_origins: Annotated[bool, typer.Option(
+        help="Browser: with --allow-origin, also refuse sub-resources (images, scripts, fetch, WebSockets) to other "
+             "origins.", rich_help_panel=ENV_PANEL)] = False,
     monitor: Annotated[int, typer.Option(help="Desktop: mss monitor index (1 = first).", rich_help_panel=ENV_PANEL)
                        ] = 1,
     scale: Annotated[float, typer.Option(help="Desktop: screenshot size / monitor size.", rich_help_panel=ENV_PANEL)
@@ -175,7 +183,8 @@ def run_command(
     _quiet_transformers()
     config, adapter_ = _validated_config(
         console, task=task, env=env, flags={"url": url, "viewport": viewport, "dpr": dpr, "headed": headed,
-                                            "allow": allow_origin, "monitor": monitor, "scale": scale,
+                                            "allow": allow_origin, "strict": strict_origins,
+                                            "monitor": monitor, "scale": scale,
                                             "max_size": max_size},
         env_option=env_option, model=model, adapter=adapter, adapter_option=adapter_option,
         trust_remote_code=trust_remote_code, device=device, dtype=dtype, min_pixels=min_pixels, max_pixels=max_pixels,

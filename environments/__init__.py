@@ -8,7 +8,13 @@ from environments.base import Env, Observation
 from environments.browser import BrowserConfig, BrowserEnv
 from environments.checker import check_env
 from environments.desktop import DesktopConfig, DesktopEnv
-from environments.errors import BrowserNotFoundError, DisplayNotFoundError, EnvError, UnreachableURLError
+from environments.errors import (
+    BrowserNotFoundError,
+    DisplayNotFoundError,
+    EnvError,
+    OriginNotAllowedError,
+    UnreachableURLError,
+)
 from environments.registry import make, register, registered
 
 __all__ = [
@@ -21,6 +27,7 @@ __all__ = [
     "Env",
     "EnvError",
     "Observation",
+    "OriginNotAllowedError",
     "UnreachableURLError",
     "check_env",
     "make",

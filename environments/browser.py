@@ -4,25 +4,30 @@ The screenshot is the viewport's real pixels: with ``device_scale_factor`` 2 a 1
 screenshot, and action coordinates (screenshot pixels) are divided by the device scale factor to land on the CSS
 pixel the model chose. Every episode runs in a fresh browser context (no cookies or storage carried over).
 
+With ``allowed_origins`` every request goes through one origin filter before it reaches the network (``origins``
+says how, and what it covers); the page is checked again before each action and after each capture, and a screenshot
+of a refused origin is never shown: the tab goes back (or blank) and the observation is taken again.
+
 ``Observation.info`` keys: ``url``, ``title``, ``tabs`` (open pages; the newest is the one shown and driven),
-``blocked`` (navigations refused by the origin allowlist since the last observation), ``dialogs`` (JavaScript dialogs
-dismissed since the last observation, as ``"type: message"``), ``task`` (after reset) and ``error`` (see ``base``).
+``blocked`` (requests refused by the allowlist since the last observation, as ``{"url", "kind"[, "method",
+"redirected_from"]}``; ``kind`` is ``page``, ``popup``, ``frame``, ``observation`` (a page found on a refused origin
+and left), or in strict mode a sub-resource type, ``connect`` or ``websocket``: see ``origins.OriginFilter``),
+``blocked_omitted`` (only when more than ``origins.MAX_BLOCKED`` were refused: how many more), ``dialogs``
+(JavaScript dialogs dismissed since the last observation, as ``"type: message"``), ``cut_short`` (only when
+``Env.should_stop`` cut a long action short: how far it got), ``task`` (after reset) and ``error`` (see ``base``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-import os
-import shutil
-import threading
+import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from PIL import Image
-from playwright.sync_api import Browser, BrowserContext, Dialog, Page, Playwright, Route, sync_playwright
+from playwright.sync_api import BrowserContext, Dialog, Page, WebSocketRoute
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
@@ -43,41 +48,16 @@ from environments.actions import (
     Wait,
 )
 from environments.base import Env, Observation, check_options, unsupported
-from environments.errors import BrowserNotFoundError, DisplayNotFoundError, UnreachableURLError
+from environments.chromium import LAUNCH_ARGS, SYSTEM_CHROMIUMS, Chromium, find_chromium
+from environments.errors import OriginNotAllowedError, UnreachableURLError
 from environments.keys import PLAYWRIGHT_KEYS, canonical_keys
+from environments.origins import OriginFilter, OriginPolicy, allowed_origin, origin, profile_preferences, websocket_matcher
 
-# System browsers tried in order before Playwright's own download (Debian/Ubuntu package names, then Chrome).
-SYSTEM_CHROMIUMS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-LAUNCH_ARGS = (
-    "--no-sandbox",  # containers and CI run as root, where Chromium's sandbox cannot start
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-smooth-scrolling",  # a wheel scroll is finished when the screenshot is taken
-)
-INSTALL_HINT = "install Debian's chromium: apt-get install -y chromium, or run `playwright install chromium`"
+__all__ = ["LAUNCH_ARGS", "SYSTEM_CHROMIUMS", "BrowserConfig", "BrowserEnv", "find_chromium", "origin"]
+
 _SCROLL_VECTORS = {"up": (0, -1), "down": (0, 1), "left": (-1, 0), "right": (1, 0)}
-
-
-def origin(url: str) -> str:
-    """``scheme://host[:port]`` of ``url``, lowercased, default ports dropped (``file:`` URLs give ``file://``)."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    host = parts.hostname or ""
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    default_port = {"http": 80, "https": 443, "ws": 80, "wss": 443}.get(scheme)
-    port = parts.port
-    return f"{scheme}://{host}" + (f":{port}" if port is not None and port != default_port else "")
-
-
-def _allowed_origin(entry: str) -> str:
-    parts = urlsplit(entry)
-    if not parts.scheme or (not parts.hostname and parts.scheme != "file") or parts.path not in ("", "/"):
-        raise ValueError(f"allowed_origins entries are origins like 'https://example.com:8443', got {entry!r}")
-    return origin(entry)
+TYPE_CHUNK = 16  # characters typed between two polls of should_stop
+POLL_SECONDS = 0.1  # slice of a Wait between two polls of should_stop
 
 
 @dataclass(frozen=True)
@@ -86,10 +66,12 @@ class BrowserConfig:
 
     start_url: the page every episode starts on (``reset(options={"url": ...})`` overrides it for one episode).
     viewport: ``(width, height)`` in CSS pixels; the screenshot is this times ``device_scale_factor``.
-    allowed_origins: when set, navigations (top level or frames, by link or script) to any other origin are aborted
-        before any request and listed in ``info["blocked"]``; a server redirect out of the allowlist is caught after it
-        loaded (Playwright does not route redirect hops): the tab goes back and the URL is listed in ``blocked``.
-        Sub-resources (images, scripts) are not filtered.
+    allowed_origins: when set, every navigation (top level, frames, new tabs, each redirect hop) to any other origin
+        is refused before it reaches the network and listed in ``info["blocked"]``; a start page that is or redirects
+        outside them is an ``OriginNotAllowedError``. Sub-resources are not filtered unless ``strict_origins``.
+    strict_origins: also refuse sub-resources to other origins (images, scripts, fetch/XHR, beacons, WebSockets through
+        a ``connect-src`` policy, workers' requests) and block service workers; see ``environments.origins`` for
+        exactly what is and is not covered. Needs ``allowed_origins``.
     executable_path: a Chromium/Chrome binary; by default the first of ``SYSTEM_CHROMIUMS`` on ``PATH``, else
         Playwright's own Chromium (``playwright install chromium``).
     action_timeout: Playwright's limit for one input action. navigation_timeout: limit for loading the start page.
@@ -104,6 +86,7 @@ class BrowserConfig:
     device_scale_factor: float = 1.0
     headless: bool = True
     allowed_origins: tuple[str, ...] | None = None
+    strict_origins: bool = False
     executable_path: str | None = None
     action_timeout: float = 10.0
     navigation_timeout: float = 30.0
@@ -127,46 +110,31 @@ class BrowserConfig:
                 raise ValueError(f"{name} must be >= 0 seconds, got {getattr(self, name)!r}")
         if self.drag_steps < 1 or self.scroll_step < 1:
             raise ValueError(f"drag_steps and scroll_step must be >= 1, got {self.drag_steps}, {self.scroll_step}")
+        if not isinstance(self.strict_origins, bool):
+            raise ValueError(f"strict_origins must be true or false, got {self.strict_origins!r}")
         if self.allowed_origins is not None:
             if isinstance(self.allowed_origins, str):
                 raise ValueError(f"allowed_origins is a sequence of origins, got the string {self.allowed_origins!r}")
-            allowed = tuple(_allowed_origin(entry) for entry in self.allowed_origins)
+            allowed = tuple(dict.fromkeys(allowed_origin(entry) for entry in self.allowed_origins))
+            if not allowed:
+                raise ValueError("allowed_origins is empty: no page could load; leave it unset to allow every origin")
             object.__setattr__(self, "allowed_origins", allowed)
             self.check_allowed(self.start_url, "start_url")
+        elif self.strict_origins:
+            raise ValueError("strict_origins confines sub-resources to allowed_origins: set allowed_origins too")
+
+    @property
+    def policy(self) -> OriginPolicy | None:
+        """The allowlist as an ``OriginPolicy``, or ``None`` when every origin is allowed."""
+        return None if self.allowed_origins is None else OriginPolicy(self.allowed_origins)
 
     def check_allowed(self, url: str, what: str) -> None:
-        """``ValueError`` when the allowlist would block ``url`` (named ``what`` in the message)."""
-        if self.allowed_origins is not None and origin(url) not in self.allowed_origins:
-            raise ValueError(f"{what} {url!r}: origin {origin(url)!r} is not in allowed_origins {self.allowed_origins}")
-
-
-# Playwright's sync API runs one driver per thread at most: the environments of a thread share it, the last to close
-# stops it.
-_DRIVERS = threading.local()
-
-
-def _acquire_playwright() -> Playwright:
-    if getattr(_DRIVERS, "users", 0) == 0:
-        _DRIVERS.playwright = sync_playwright().start()
-        _DRIVERS.users = 0
-    _DRIVERS.users += 1
-    return _DRIVERS.playwright
-
-
-def _release_playwright() -> None:
-    _DRIVERS.users -= 1
-    if _DRIVERS.users == 0:
-        _DRIVERS.playwright.stop()
-        _DRIVERS.playwright = None
-
-
-def find_chromium() -> str | None:
-    """Path of the first system Chromium/Chrome on ``PATH``, or ``None`` (then Playwright's own is used)."""
-    for name in SYSTEM_CHROMIUMS:
-        path = shutil.which(name)
-        if path is not None:
-            return path
-    return None
+        """``OriginNotAllowedError`` (a ``ValueError``) when the allowlist refuses ``url`` (named ``what``)."""
+        policy = self.policy
+        if policy is not None and not policy.allows(url):
+            raise OriginNotAllowedError(
+                f"{what} {url!r}: origin {origin(url)!r} is not in allowed_origins {self.allowed_origins}", url
+            )
 
 
 class BrowserEnv(Env):
@@ -176,12 +144,14 @@ class BrowserEnv(Env):
 
     def __init__(self, config: BrowserConfig) -> None:
         self.config = config
-        self._playwright: Playwright | None = None
-        self._browser: Browser | None = None
+        self._policy = config.policy
+        self._chromium: Chromium | None = None
+        self._filter: OriginFilter | None = None
         self._context: BrowserContext | None = None
         self._page: Page | None = None
-        self._blocked: list[str] = []
+        self._context_id = ""  # Chromium's id of the episode's context
         self._dialogs: list[str] = []
+        self._cut_short: str | None = None
 
     @property
     def page(self) -> Page:
@@ -191,26 +161,36 @@ class BrowserEnv(Env):
         return self._page
 
     def reset(self, task: str | None = None, *, options: dict[str, Any] | None = None) -> Observation:
-        """Open a fresh context on ``start_url`` (or ``options["url"]``); ``UnreachableURLError`` if it cannot load."""
+        """Open a fresh context on ``start_url`` (or ``options["url"]``).
+
+        ``UnreachableURLError`` if it cannot load; ``OriginNotAllowedError`` if it is, or redirects, outside the
+        allowlist (the refused hop never reaches its server).
+        """
         url = check_options(options, ("url",)).get("url", self.config.start_url)
         self.config.check_allowed(url, "reset url")
         self._size = None
-        if self._browser is None:
+        if self._chromium is None:
             self._launch()
         if self._context is not None:
             self._context.close()
-        self._blocked.clear()
         self._dialogs.clear()
+        self._cut_short = None
         self._context = self._new_context()
         self._page = self._context.new_page()
+        session = self._context.new_cdp_session(self._page)
+        tab = session.send("Target.getTargetInfo")["targetInfo"]
+        self._context_id = tab["browserContextId"]
+        if self._filter is not None:
+            self._filter.take_blocked()  # what the last episode left behind
+            self._filter.main_tab = tab["targetId"]
         try:
             response = self._page.goto(url, wait_until="load", timeout=self.config.navigation_timeout * 1000)
         except PlaywrightError as exc:
+            self._raise_if_refused(url)
             raise UnreachableURLError(url, exc.message.splitlines()[0]) from exc
         if response is not None and response.status >= 400:
             raise UnreachableURLError(url, f"the server answered HTTP {response.status} {response.status_text}")
         # A new tab's history starts with about:blank; drop it so that press_back cannot leave the start page.
-        session = self._context.new_cdp_session(self._page)
         session.send("Page.resetNavigationHistory")
         session.detach()
         return self._observe(task=task)
@@ -219,80 +199,101 @@ class BrowserEnv(Env):
         """Close the browser and stop Playwright; idempotent."""
         self._size = None
         self._page = self._context = None
-        if self._browser is not None:
-            self._browser.close()
-            self._browser = None
-        if self._playwright is not None:
-            self._playwright = None
-            _release_playwright()
+        if self._filter is not None:
+            self._filter.close()
+            self._filter = None
+        if self._chromium is not None:
+            self._chromium.close()
+            self._chromium = None
+
+    def _raise_if_refused(self, url: str) -> None:
+        """``OriginNotAllowedError`` if the start page failed because the filter refused one of its redirect hops."""
+        if self._filter is None:
+            return
+        self._filter.sync()
+        blocked, _ = self._filter.take_blocked()
+        refused = [entry for entry in blocked if entry["kind"] == "page"]
+        if refused:
+            hop = refused[0]
+            raise OriginNotAllowedError(
+                f"start page {url!r} redirects to {hop['url']!r}, whose origin {origin(hop['url'])!r} is not in "
+                f"allowed_origins {self.config.allowed_origins}; the redirect was refused before it was sent",
+                hop["url"],
+            )
 
     def _launch(self) -> None:
-        executable = self.config.executable_path or find_chromium()
-        if self.config.executable_path is not None and not Path(self.config.executable_path).is_file():
-            raise BrowserNotFoundError(f"executable_path {self.config.executable_path!r} is not a file; {INSTALL_HINT}")
-        self._playwright = _acquire_playwright()
-        try:
-            self._browser = self._playwright.chromium.launch(
-                executable_path=executable,
-                headless=self.config.headless,
-                args=list(LAUNCH_ARGS),
-                env=dict(os.environ),  # the driver is shared and may predate a change of DISPLAY
-            )
-        except PlaywrightError as exc:
-            self._playwright = None
-            _release_playwright()
-            if "Executable doesn't exist" in exc.message:
-                tried = ", ".join(SYSTEM_CHROMIUMS)
-                raise BrowserNotFoundError(f"no Chromium found (tried {tried}, Playwright's); {INSTALL_HINT}") from exc
-            if "Missing X server" in exc.message or "$DISPLAY" in exc.message:
-                raise DisplayNotFoundError(
-                    "a headed browser needs an X display: set DISPLAY or start Xvfb (Xvfb :99 & export DISPLAY=:99), "
-                    "or use headless=True"
-                ) from exc
-            raise
+        preferences = profile_preferences(self.config.strict_origins)
+        self._chromium = Chromium(executable_path=self.config.executable_path, headless=self.config.headless,
+                                  preferences=preferences)
+        if self._policy is not None:
+            self._filter = OriginFilter(self._chromium.browser, self._policy, strict=self.config.strict_origins)
 
     def _new_context(self) -> BrowserContext:
-        assert self._browser is not None
+        assert self._chromium is not None
         width, height = self.config.viewport
-        context = self._browser.new_context(
-            viewport={"width": width, "height": height}, device_scale_factor=self.config.device_scale_factor
+        context = self._chromium.browser.new_context(
+            viewport={"width": width, "height": height},
+            device_scale_factor=self.config.device_scale_factor,
+            service_workers="block" if self.config.strict_origins else "allow",
         )
         context.set_default_timeout(self.config.action_timeout * 1000)
-        if self.config.allowed_origins is not None:
-            context.route("**/*", self._filter_navigation)
+        if self._policy is not None and self.config.strict_origins:
+            # The connect-src policy refuses every WebSocket elsewhere (workers too); this route also catches the
+            # pages' own, in case a document escaped the policy.
+            context.route_web_socket(websocket_matcher(self._policy), self._refuse_websocket)
         context.on("dialog", self._dismiss_dialog)
         return context
 
-    def _filter_navigation(self, route: Route) -> None:
-        request = route.request
-        if request.is_navigation_request() and origin(request.url) not in (self.config.allowed_origins or ()):
-            self._blocked.append(request.url)
-            route.abort("aborted")  # ERR_ABORTED: the page stays, no error page replaces it
-        else:
-            route.continue_()
-
-    def _leave_disallowed_origin(self, page: Page) -> None:
-        # Playwright does not route the hops of a redirect, so a redirect out of the allowlist is caught here, after
-        # the fact: the tab goes back (or to about:blank) before the model sees the page.
-        url = page.url
-        if self.config.allowed_origins is None or urlsplit(url).scheme not in ("http", "https"):
-            return
-        if origin(url) not in self.config.allowed_origins:
-            self._blocked.append(url)
-            if page.go_back() is None and page.url == url:
-                page.goto("about:blank")
+    def _refuse_websocket(self, socket: WebSocketRoute) -> None:
+        if self._filter is not None:
+            self._filter.record(socket.url, "websocket", {"method": "GET"})
+        socket.close(code=1008, reason="origin not allowed")
 
     def _dismiss_dialog(self, dialog: Dialog) -> None:
         # The model sees only the screenshot, where a native dialog never appears: dismiss it and report it.
         self._dialogs.append(f"{dialog.type}: {dialog.message}")
         dialog.dismiss()
 
+    # -- the second line of defence: the page itself is checked before each action and after each capture ---------
+    def _refused_frames(self, page: Page) -> list[str]:
+        """URLs of the frames of ``page`` on an origin the allowlist refuses (the main frame first)."""
+        if self._policy is None or page.is_closed():
+            return []
+        return [frame.url for frame in page.frames if not self._policy.allows(frame.url)]
+
+    def _leave_refused(self, page: Page) -> bool:
+        """Take ``page`` off any refused origin (back, else blank) and record it; whether anything was refused."""
+        refused = self._refused_frames(page)
+        if not refused or self._policy is None or self._filter is None:
+            return False
+        for url in refused:
+            self._filter.record(url, "observation")
+        with contextlib.suppress(PlaywrightError):
+            if not self._policy.allows(page.url):
+                page.go_back(wait_until="commit")
+            for frame in page.frames:
+                if frame.parent_frame is not None and not self._policy.allows(frame.url):
+                    frame.goto("about:blank", wait_until="commit")
+        if self._refused_frames(page):  # no way back: a blank tab rather than the refused page
+            with contextlib.suppress(PlaywrightError):
+                page.goto("about:blank", wait_until="commit")
+        return True
+
+    def _sync_filter(self) -> None:
+        if self._filter is not None:
+            self._filter.sync()
+
     def _css(self, point: Point) -> tuple[float, float]:
         scale = self.config.device_scale_factor
         return point[0] / scale, point[1] / scale
 
     def _execute(self, action: Action) -> str | None:
+        self._sync_filter()
         page = self.page
+        if page.is_closed():
+            return f"{action.kind}: the tab closed before the action; nothing was done (the next screenshot shows the front tab)"
+        if self._leave_refused(page):
+            return f"{action.kind}: the page had reached an origin outside the allowlist; it was left and nothing was done"
         mouse = page.mouse
         match action:
             case Click(point=point):
@@ -313,9 +314,7 @@ class BrowserEnv(Env):
                 mouse.move(*self._css(end), steps=self.config.drag_steps)
                 mouse.up()
             case Type(text=text, submit=submit):
-                page.keyboard.type(text)
-                if submit:
-                    page.keyboard.press("Enter")
+                self._type(page, text, submit)
             case Hotkey(keys=keys):
                 try:
                     names = canonical_keys(keys)
@@ -328,10 +327,10 @@ class BrowserEnv(Env):
                 width, height = self.config.viewport
                 mouse.move(*(self._css(point) if point is not None else (width / 2, height / 2)))
                 dx, dy = _SCROLL_VECTORS[direction]
-                distance = amount * self.config.scroll_step
+                distance = amount * self.config.scroll_step  # one wheel event whatever the amount: nothing to cut short
                 mouse.wheel(dx * distance, dy * distance)
             case Wait(seconds=seconds):
-                page.wait_for_timeout(min(max(seconds, 0.0), self.config.max_wait) * 1000)
+                self._wait(page, min(max(seconds, 0.0), self.config.max_wait))
             case PressBack():
                 url = page.url
                 if page.go_back() is None and page.url == url:  # None is also a same-document (pushState) back
@@ -340,27 +339,79 @@ class BrowserEnv(Env):
                 return unsupported(action, self.name)
         return None
 
+    def _type(self, page: Page, text: str, submit: bool) -> None:
+        """Type ``text`` in chunks, polling ``should_stop`` between them; a stop skips the rest and the Enter."""
+        for start in range(0, len(text), TYPE_CHUNK):
+            if self._stop_now():
+                self._cut_short = f"type: stopped after {start} of {len(text)} characters" + (
+                    "; Enter was not pressed" if submit else ""
+                )
+                return
+            page.keyboard.type(text[start : start + TYPE_CHUNK])
+        if submit:
+            page.keyboard.press("Enter")
+
+    def _wait(self, page: Page, seconds: float) -> None:
+        """Wait through Playwright (its handlers run meanwhile) in slices, polling ``should_stop`` between them."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if self._stop_now():
+                self._cut_short = f"wait: stopped after {seconds - left:.1f} of {seconds:.1f} s"
+                return
+            page.wait_for_timeout(min(left, POLL_SECONDS) * 1000)
+
     def _capture(self) -> tuple[Image.Image, dict[str, Any]]:
         assert self._context is not None and self._page is not None
         # Playwright runs route and dialog handlers while it waits, so wait through Playwright, not time.sleep.
         if not self._page.is_closed():
             self._page.wait_for_timeout(self.config.settle * 1000)
-        pages = self._context.pages or [self._context.new_page()]
-        if pages[-1] is not self._page:  # a link opened a tab, or the shown tab closed: show the newest one
-            self._page = pages[-1]
-            self._page.bring_to_front()
-        page = self._page
-        with contextlib.suppress(PlaywrightTimeoutError):  # a page that never finishes loading is shown as it is
-            page.wait_for_load_state("load", timeout=self.config.load_timeout * 1000)
-        self._leave_disallowed_origin(page)
-        png = page.screenshot(type="png", caret="initial")
-        info = {
+        self._await_new_tabs()
+        for _ in range(3):  # a page found on a refused origin, before or after the shot, is left and shot again
+            page = self._front_page()
+            with contextlib.suppress(PlaywrightTimeoutError):  # a page that never finishes loading is shown as it is
+                page.wait_for_load_state("load", timeout=self.config.load_timeout * 1000)
+            self._sync_filter()
+            if self._leave_refused(page):
+                continue
+            png = page.screenshot(type="png", caret="initial")
+            self._sync_filter()
+            if not self._leave_refused(page):
+                break
+        else:  # still refused after three tries: show a blank tab, never the refused page
+            page = self._front_page()
+            page.goto("about:blank")
+            png = page.screenshot(type="png", caret="initial")
+        info: dict[str, Any] = {
             "url": page.url,
             "title": page.title(),
-            "tabs": len(pages),
-            "blocked": self._blocked[:],
+            "tabs": len(self._context.pages),
+            "blocked": [],
             "dialogs": self._dialogs[:],
         }
-        self._blocked.clear()
+        if self._filter is not None:
+            info["blocked"], omitted = self._filter.take_blocked()
+            if omitted:
+                info["blocked_omitted"] = omitted
+        if self._cut_short is not None:
+            info["cut_short"] = self._cut_short
         self._dialogs.clear()
+        self._cut_short = None
         return Image.open(io.BytesIO(png)).convert("RGB"), info
+
+    def _await_new_tabs(self) -> None:
+        """Wait (up to ``load_timeout``) until Playwright lists every tab Chromium has opened, so a new one is shown."""
+        assert self._chromium is not None and self._context is not None
+        deadline = time.monotonic() + self.config.load_timeout
+        while self._context.pages and time.monotonic() < deadline:
+            if len(self._context.pages) >= self._chromium.tabs(self._context_id):
+                return
+            self._context.pages[0].wait_for_timeout(50)  # Playwright attaches to the new tab meanwhile
+
+    def _front_page(self) -> Page:
+        """The page to show: the newest tab (a link opened one, or the shown tab closed); brought to the front."""
+        assert self._context is not None
+        pages = self._context.pages or [self._context.new_page()]
+        if pages[-1] is not self._page:
+            self._page = pages[-1]
+            self._page.bring_to_front()
+        return self._page

@@ -28,6 +28,17 @@ class UnreachableURLError(EnvError):
         self.reason = reason
 
 
+class OriginNotAllowedError(EnvError, ValueError):
+    """A page the browser was asked to open is, or redirects to, an origin outside its ``allowed_origins``.
+
+    Also a ``ValueError``: a start URL outside the allowlist is a bad configuration as much as a failed start.
+    """
+
+    def __init__(self, message: str, url: str) -> None:
+        super().__init__(message)
+        self.url = url
+
+
 class FailSafeError(EnvError):
     """pyautogui's fail-safe fired (the pointer reached a screen corner): a person wants the agent to stop.
 

@@ -28,7 +28,7 @@ from environments.actions import (
     Wait,
 )
 from environments.browser import BrowserConfig, BrowserEnv, origin
-from environments.errors import BrowserNotFoundError, DisplayNotFoundError, UnreachableURLError
+from environments.errors import BrowserNotFoundError, DisplayNotFoundError, OriginNotAllowedError, UnreachableURLError
 from tests.pages import serve_html, serve_pages
 
 RED, BLUE, WHITE = (255, 0, 0), (0, 0, 255), (255, 255, 255)
@@ -267,13 +267,14 @@ def test_allowlist_blocks_and_reports_other_origins(page_url: str, away_url: str
     with BrowserEnv(BrowserConfig(page_url, viewport=(800, 600), allowed_origins=(origin(page_url),))) as env:
         env.reset()
         observation = env.step(Click((225, 365)))
-        assert observation.info["blocked"] == [away_url]
+        assert observation.info["blocked"] == [{"url": away_url, "kind": "page", "method": "GET"}]
         assert observation.info["url"] == page_url
-        observation = env.step(Click((330, 365)))  # a redirect is caught once loaded: the tab goes back
-        assert observation.info["blocked"] == [away_url]
+        observation = env.step(Click((330, 365)))  # the redirect hop is refused before it is sent: the tab stays
+        redirect = page_url.replace("index.html", "redirect")
+        assert observation.info["blocked"] == [{"url": away_url, "kind": "page", "method": "GET", "redirected_from": redirect}]
         assert observation.info["url"] == page_url and observation.info["title"] == "test page"
         assert env.step(Click((25, 365))).info["url"].endswith("/next.html")  # the same origin is allowed
-        with pytest.raises(ValueError, match="not in allowed_origins"):
+        with pytest.raises(OriginNotAllowedError, match="not in allowed_origins"):
             env.reset(options={"url": away_url})
 
 
