@@ -9,6 +9,7 @@ writes the record, a second one aborts).
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Callable
 from pathlib import Path
@@ -19,11 +20,12 @@ from rich.console import Console
 from rich.text import Text
 
 from agent.config import RunConfig
+from agent.endpoint import EndpointPolicy
 from agent.errors import AgentError
 from agent.flags import options as _options
 from agent.flags import viewport as _viewport
 from agent.folder_commands import REPLAY_HELP, REPORT_HELP, replay_command, report_command
-from agent.loop import ModelPolicy, StopReason, run_steps
+from agent.loop import ModelPolicy, Policy, StopReason, run_steps
 from agent.models.registry import ADAPTERS
 from agent.record import RunRecord, check_run_folder, default_run_folder
 from agent.safety import SafetyGate, rules_for
@@ -154,6 +156,15 @@ def run_command(
                                                     rich_help_panel=MODEL_PANEL)] = False,
     max_new_tokens: Annotated[int | None, typer.Option(help="Tokens per answer (default: the adapter's).",
                                                        rich_help_panel=MODEL_PANEL)] = None,
+    endpoint: Annotated[str | None, typer.Option(
+        help="Ask an OpenAI-compatible server instead of loading the model here, e.g. http://gpu-box:8000/v1 "
+             "(guikv-agent serve, vLLM, SGLang). Sends the last --max-screenshots screenshots per step; --model names "
+             "the model (and picks the adapter); the key comes from GUIKV_API_KEY or OPENAI_API_KEY.",
+        rich_help_panel=MODEL_PANEL)] = None,
+    endpoint_model: Annotated[str | None, typer.Option(
+        help="The model name sent to --endpoint (default: --model).", rich_help_panel=MODEL_PANEL)] = None,
+    endpoint_timeout: Annotated[float, typer.Option(
+        help="Seconds one request to --endpoint may take.", rich_help_panel=MODEL_PANEL)] = 600.0,
     kv: Annotated[KvMethod, typer.Option(help="KV-cache compression method.", rich_help_panel=MEMORY_PANEL)
                   ] = "gui_kv",
     budget: Annotated[str, typer.Option(
@@ -165,7 +176,8 @@ def run_command(
     memory: Annotated[str, typer.Option(
         help="persistent: one growing compressed cache; reference: re-prefill the last --max-screenshots each step.",
         rich_help_panel=MEMORY_PANEL)] = "persistent",
-    max_screenshots: Annotated[int, typer.Option(help="Screenshots kept in reference mode.",
+    max_screenshots: Annotated[int, typer.Option(help="Screenshots kept in reference mode, and sent per request to "
+                                                      "--endpoint.",
                                                  rich_help_panel=MEMORY_PANEL)] = 5,
     max_steps: Annotated[int, typer.Option(help="Stop after this many steps.", rich_help_panel=LIMITS_PANEL)] = 30,
     max_seconds: Annotated[float | None, typer.Option(help="Stop once this much time has passed (checked after "
@@ -190,6 +202,7 @@ def run_command(
         trust_remote_code=trust_remote_code, device=device, dtype=dtype, min_pixels=min_pixels, max_pixels=max_pixels,
         kv=kv, budget=budget, kv_option=kv_option, memory=memory, max_screenshots=max_screenshots,
         max_steps=max_steps, max_seconds=max_seconds, max_new_tokens=max_new_tokens, retries=retries,
+        endpoint=endpoint, endpoint_model=endpoint_model, endpoint_timeout=endpoint_timeout,
         dry_run=dry_run, yes=yes, out=out,
     )
     folder = Path(config.out)
@@ -203,8 +216,12 @@ def run_command(
         try:
             with console.status(f"Opening the {config.env} environment..."):
                 environment.reset(config.task)  # fail fast (no browser, no display, bad URL) before loading weights
-            with console.status(f"Loading {config.model} on {config.device}..."):
-                policy = ModelPolicy.from_config(config, adapter_)
+            if config.endpoint is not None:
+                with console.status(f"Connecting to {config.endpoint}..."):
+                    policy = EndpointPolicy.from_config(config, adapter_)
+            else:
+                with console.status(f"Loading {config.model} on {config.device}..."):
+                    policy = ModelPolicy.from_config(config, adapter_)
             if interrupted.is_set():
                 raise KeyboardInterrupt
             record = RunRecord(folder, config, annotate_steps=config.dry_run)  # only now, with everything valid
@@ -257,6 +274,8 @@ def _validated_config(console: Console, *, task: str, env: Any, flags: dict[str,
         adapter_ = ModelPolicy.adapter_for(config)
     except (ModelLoadError, AgentError, ValueError) as exc:
         raise _fail(console, str(exc)) from None
+    if config.adapter is None:  # the run folder names the adapter picked from the model's config, not "auto"
+        config = dataclasses.replace(config, adapter=adapter_.name)
     try:
         check_run_folder(folder)
     except ValueError as exc:
@@ -264,11 +283,15 @@ def _validated_config(console: Console, *, task: str, env: Any, flags: dict[str,
     return config, adapter_
 
 
-def _run(console: Console, config: RunConfig, environment: Any, policy: ModelPolicy, record: RunRecord,
+def _run(console: Console, config: RunConfig, environment: Any, policy: Policy, record: RunRecord,
          interrupted: Any) -> tuple[StopReason | None, str | None, int]:
     """The step loop with its live view; ``(stop reason, error, exit code so far)``. The record is written by the
     caller whatever happens here (our own bug: written, then the traceback)."""
     folder = record.folder
+    model = (f"{config.endpoint_model or config.model} at {config.endpoint} (last {config.max_screenshots} screenshots)"
+             if config.endpoint else f"{config.model} | {config.kv} budget {Budget.parse(config.budget)}")
+    console.print(f"[bold]Task:[/] {config.task}\n[dim]{config.env} | {model} | up to {config.max_steps} steps"
+                  + (" | DRY RUN" if config.dry_run else "") + f" | run folder {folder}[/]")
     stop: StopReason | None = None
     error: str | None = None
     code = 0

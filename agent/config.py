@@ -40,6 +40,10 @@ class RunConfig:
     max_steps / max_seconds: limits, checked after each step (a step in progress is never cut).
     max_new_tokens: per model call (``None``: the adapter's default). retries: how many times the model is asked
         again after an unusable answer before the run stops.
+    endpoint / endpoint_model / endpoint_timeout: answer from an OpenAI-compatible server at this base URL
+        (``http://host:8000/v1``) instead of loading ``model`` here; the model name sent (``None``: ``model``) and the
+        seconds one request may take. The window of screenshots sent per request is ``max_screenshots``; the memory
+        fields do not apply (the server has its own).
     dry_run: show each action on the screenshot without executing it. yes: never ask for confirmation.
     out: the run folder (``None``: ``runs/<time>-<task>``).
     """
@@ -64,6 +68,9 @@ class RunConfig:
     max_seconds: float | None = None
     max_new_tokens: int | None = None
     retries: int = 1
+    endpoint: str | None = None
+    endpoint_model: str | None = None
+    endpoint_timeout: float = 600.0
     dry_run: bool = False
     yes: bool = False
     out: str | None = None
@@ -78,6 +85,12 @@ class RunConfig:
         if self.kv not in PRESSES:
             raise ValueError(f"unknown KV compression method {self.kv!r}; available: {', '.join(PRESSES)}")
         object.__setattr__(self, "budget", Budget.parse(self.budget).value)
+        if self.endpoint is not None:
+            from agent.endpoint import check_endpoint_url
+
+            object.__setattr__(self, "endpoint", check_endpoint_url(self.endpoint))
+            if not (isinstance(self.endpoint_timeout, int | float) and 0 < self.endpoint_timeout < math.inf):
+                raise ValueError(f"--endpoint-timeout must be a positive number of seconds, got {self.endpoint_timeout!r}")
         if self.memory_mode not in MEMORY_MODES:
             raise ValueError(f"memory_mode must be one of {MEMORY_MODES}, got {self.memory_mode!r}")
         for name in ("max_steps", "max_screenshots"):

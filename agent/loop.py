@@ -33,7 +33,8 @@ __all__ = [  # the policy side lives in agent.policy; these names stay importabl
 ]
 
 StopKind = Literal[
-    "finished", "call_user", "max_steps", "max_seconds", "interrupted", "bad_output", "declined", "failsafe", "env_error"
+    "finished", "call_user", "max_steps", "max_seconds", "interrupted", "bad_output", "model_error", "declined", "failsafe",
+    "env_error",
 ]
 OutcomeStatus = Literal["executed", "failed", "dry_run", "declined", "skipped", "terminal"]
 
@@ -197,7 +198,7 @@ def _steps(env: Env, policy: Policy, task: str, max_steps: int, max_seconds: flo
         stop: StopReason | None = None
         error = decision.error
         if decision.error is not None:
-            stop = StopReason("bad_output", f"step {step}: {decision.error}")
+            stop = StopReason(decision.stop_kind, f"step {step}: {decision.error}")
         actions = list(decision.actions)
         for index, action in enumerate(actions):
             if stop_requested() or out_of_time():

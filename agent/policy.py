@@ -62,13 +62,17 @@ class ModelCall:
 
 @dataclass(frozen=True)
 class PolicyOutput:
-    """What the policy decided for one observation; ``error`` set (and no actions) when it could not decide."""
+    """What the policy decided for one observation; ``error`` set (and no actions) when it could not decide.
+
+    ``stop_kind``: the run's stop reason when ``error`` is set: ``bad_output`` (the model's answers were unusable) or
+    ``model_error`` (the model could not be asked: a screenshot its processor rejects, an endpoint that failed)."""
 
     actions: tuple[Action, ...]
     thought: str = ""
     reflection: str | None = None
     calls: tuple[ModelCall, ...] = ()
     error: str | None = None
+    stop_kind: str = "bad_output"
 
 
 class Policy(Protocol):
@@ -162,7 +166,8 @@ class ModelPolicy:
             session.add(message["role"], content)
         except ImageRejected as exc:  # nothing was added: the session is as before this step
             self.step += 1
-            return PolicyOutput((), error=f"the model's image processor rejected the screenshot: {exc}")
+            return PolicyOutput((), error=f"the model's image processor rejected the screenshot: {exc}",
+                                stop_kind="model_error")
         self.step += 1
         calls: list[ModelCall] = []
         for attempt in range(self.retries + 1):
@@ -173,7 +178,8 @@ class ModelPolicy:
             try:
                 reply = session.generate(max_new_tokens=self.max_new_tokens)
             except RejectedTurnError as exc:  # the turn was removed from the session; later steps are not blocked
-                return PolicyOutput((), calls=tuple(calls), error=f"the model's image processor rejected a turn: {exc}")
+                return PolicyOutput((), calls=tuple(calls), error=f"the model's image processor rejected a turn: {exc}",
+                                    stop_kind="model_error")
             try:
                 parsed = self.adapter.interpret(reply.text, observation.size)  # ModelOutputError for any bad text
             except ModelOutputError as exc:

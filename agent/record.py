@@ -383,6 +383,10 @@ def _mb(nbytes: float | None) -> str:
 
 
 def _cache_line(cache: Mapping[str, Any]) -> str:
+    if cache.get("endpoint"):
+        cached = cache.get("cached_tokens")
+        return (f"answered by {cache['endpoint']}: {_number(cache.get('prompt_tokens')):.0f} prompt tokens"
+                + (f", {_number(cached):.0f} cached" if cached is not None else ""))
     tokens = cache.get("tokens_per_layer") or []
     if not tokens:
         return "cache empty"

@@ -79,6 +79,12 @@ def terminal_confirm(console: Console, status: Any) -> Callable[[ConfirmRequest]
 
 # -- rendering -------------------------------------------------------------------------------------------------------
 def cache_text(record: StepRecord) -> str:
+    if record.calls and record.calls[-1].cache.get("endpoint"):  # the server keeps the cache: say what it reused
+        cache = record.calls[-1].cache
+        cached = cache.get("cached_tokens")
+        return (f"endpoint: {cache.get('prompt_tokens', '?')} prompt tokens"
+                + (f", {cached} of them cached" if cached is not None else "")
+                + f", {cache.get('screenshots_sent', '?')} screenshot(s) sent")
     if not record.calls or not record.calls[-1].cache.get("tokens_per_layer"):
         return "cache -"
     cache = record.calls[-1].cache
