@@ -20,6 +20,9 @@ block), then one or more ``<tool_call>\\n{"name": "computer_use", "arguments": {
 blocks (parsed by ``agent.models.tool_calls``: bounded, strict JSON). Arguments are checked as the cookbook's tool
 checks them (``jsonschema`` types and enums, then the keys its ``call`` reads), plus bounds: points in [0, 1000],
 ``|pixels|`` <= ``MAX_SCROLL``, times in [0, ``MAX_SECONDS``], at most ``MAX_KEYS`` keys, ``MAX_TEXT_CHARS`` of text.
+Within those bounds, scrolls and waits are then clamped to the caps every adapter shares (``MAX_SCROLL_AMOUNT``
+notches, ``MAX_WAIT_SECONDS``; ``agent.models.base``), as the other adapters clamp ``scroll(10**9)``. Model values
+quoted in a reason are cut short (``agent.coords.short``): the reason goes back to the model.
 
 Coordinates are thousandths of the screenshot ("The screen's resolution is 1000x1000"): the notebook draws
 ``x / 1000 * resized_width`` on the smart-resized image (factor 32); scaled back to the screenshot that is
@@ -35,7 +38,8 @@ Choices where the format leaves a gap:
   end); without one the answer is a model error asking for a ``mouse_move`` first. Clicks and scrolls without a
   ``coordinate`` act at that point too (a scroll without any point scrolls where the pointer is).
 * ``scroll``/``hscroll``: positive ``pixels`` scroll up / right (pyautogui's sign, which the tool description and
-  Qwen3-VL agents executing ``pyautogui.scroll(pixels)`` use); ``|pixels|`` becomes the number of wheel notches.
+  Qwen3-VL agents executing ``pyautogui.scroll(pixels)`` use); ``|pixels|`` becomes the number of wheel notches
+  (at most ``MAX_SCROLL_AMOUNT``).
 * ``terminate`` is ``Finished(status)``; ``answer`` is ``Finished(text)``.
 * ``mobile_use``: ``swipe`` is a ``Drag``, ``long_press`` a ``LongPress`` (its required time is checked, not kept),
   ``system_button`` Back/Home/Enter are ``PressBack``/``PressHome``/``Hotkey(enter)``, ``open`` is ``OpenApp``,
@@ -52,9 +56,19 @@ from typing import Any, ClassVar, Literal
 
 from PIL import Image
 
-from agent.coords import QWEN3_VL_PIXEL_LIMITS, Convention, CoordinateMap
+from agent.coords import QWEN3_VL_PIXEL_LIMITS, Convention, CoordinateMap, short
 from agent.errors import ModelOutputError
-from agent.models.base import Message, ModelAdapter, ParsedOutput, check_step, check_task, image_item, normalize_key
+from agent.models.base import (
+    MAX_SCROLL_AMOUNT,
+    MAX_WAIT_SECONDS,
+    Message,
+    ModelAdapter,
+    ParsedOutput,
+    check_step,
+    check_task,
+    image_item,
+    normalize_key,
+)
 from agent.models.qwen3_vl_tools import DEFAULT_SYSTEM, GRID, TOOLS, render_system_prompt
 from agent.models.tool_calls import BadToolCall, check_text, parse_tool_call, split_tool_calls
 from environments.actions import (
@@ -141,10 +155,10 @@ class Qwen3VLAdapter(ModelAdapter):
                 call = parse_tool_call(body)
                 handlers = ACTIONS.get(call.name)
                 if handlers is None:
-                    raise BadToolCall(f"unknown tool {call.name!r}; expected one of {sorted(ACTIONS)}")
+                    raise BadToolCall(f"unknown tool {short(call.name)}; expected one of {sorted(ACTIONS)}")
                 action = call.arguments.get("action")
                 if not isinstance(action, str) or action not in handlers:
-                    raise BadToolCall(f"{call.name} has no action {action!r}; expected one of {sorted(handlers)}")
+                    raise BadToolCall(f"{call.name} has no action {short(action)}; expected one of {sorted(handlers)}")
                 actions.append(handlers[action](_Args(call.arguments, f"{call.name} {action}"), pointer))
         except BadToolCall as exc:
             raise ModelOutputError(text, str(exc)) from None
@@ -208,7 +222,7 @@ class _Args:
     def number(self, key: str) -> float:
         value = self.value(key)
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise BadToolCall(f"{self.call}: {key!r} must be a number, got {value!r}")
+            raise BadToolCall(f"{self.call}: {key!r} must be a number, got {short(value)}")
         return float(value)
 
     def seconds(self, key: str = "time") -> float:
@@ -228,7 +242,7 @@ class _Args:
     def choice(self, key: str, options: tuple[str, ...]) -> str:
         value = self.value(key)
         if value not in options:
-            raise BadToolCall(f"{self.call}: {key!r} must be one of {list(options)}, got {value!r}")
+            raise BadToolCall(f"{self.call}: {key!r} must be one of {list(options)}, got {short(value)}")
         return value
 
     def point(self, pointer: _Pointer, key: str = "coordinate") -> Point:
@@ -239,10 +253,10 @@ class _Args:
             or len(value) != 2
             or any(isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) for v in value)
         ):
-            raise BadToolCall(f"{self.call}: {key!r} must be [x, y], two numbers, got {value!r}")
+            raise BadToolCall(f"{self.call}: {key!r} must be [x, y], two numbers, got {short(value)}")
         x, y = value
         if not (0 <= x <= GRID and 0 <= y <= GRID):
-            raise BadToolCall(f"{self.call}: {key!r} {value!r} is outside the {GRID}x{GRID} screen")
+            raise BadToolCall(f"{self.call}: {key!r} {short(value)} is outside the {GRID}x{GRID} screen")
         return pointer.at(pointer.cmap.to_screenshot(x, y))
 
     def here(self, pointer: _Pointer) -> Point:
@@ -280,9 +294,9 @@ def _key_names(value: Any, call: str) -> tuple[str, ...]:
     if isinstance(value, str):
         value = value.split("+") if len(value) > 1 and "+" in value.strip("+") else [value]  # "ctrl+c" slip
     if not isinstance(value, list) or not value or not all(isinstance(k, str) and k.strip() for k in value):
-        raise BadToolCall(f"{call}: 'keys' must be a non-empty array of key names, got {value!r}")
+        raise BadToolCall(f"{call}: 'keys' must be a non-empty array of key names, got {short(value)}")
     if len(value) > MAX_KEYS or any(len(k) > MAX_KEY_CHARS for k in value):
-        raise BadToolCall(f"{call}: at most {MAX_KEYS} keys of at most {MAX_KEY_CHARS} characters, got {value!r}")
+        raise BadToolCall(f"{call}: at most {MAX_KEYS} keys of at most {MAX_KEY_CHARS} characters, got {short(value)}")
     return tuple(normalize_key(k) for k in value)
 
 
@@ -302,7 +316,8 @@ def _scroller(positive: str, negative: str) -> Handler:
         if amount == 0 or amount > MAX_SCROLL:
             raise BadToolCall(f"{args.call}: 'pixels' must be a non-zero amount up to {MAX_SCROLL}, got {pixels:g}")
         point = args.point(pointer) if args.has("coordinate") else pointer.point
-        return Scroll(positive if pixels > 0 else negative, point, amount)  # type: ignore[arg-type]
+        direction = positive if pixels > 0 else negative
+        return Scroll(direction, point, min(amount, MAX_SCROLL_AMOUNT))  # type: ignore[arg-type]
 
     return handle
 
@@ -316,7 +331,7 @@ def _answer(args: _Args, pointer: _Pointer) -> Action:
 
 
 def _wait(args: _Args, pointer: _Pointer) -> Action:
-    return Wait(args.seconds())
+    return Wait(min(args.seconds(), MAX_WAIT_SECONDS))
 
 
 COMPUTER_ACTIONS: dict[str, Handler] = {
@@ -370,7 +385,7 @@ def _mobile_key(args: _Args, pointer: _Pointer) -> Action:
         return Hotkey((canonical_key(lowered),))
     except ValueError:
         raise BadToolCall(
-            f"{args.call}: the key event {name!r} has no action in the environments (keyboard keys, back and home do)"
+            f"{args.call}: the key event {short(name)} has no action in the environments (keyboard keys, back and home do)"
         ) from None
 
 

@@ -1,7 +1,7 @@
 """Hostile model answers (``malformed_outputs.py``, 60+ per adapter): the parser turns each into a model error or
 checked actions, and the real loop with the real run record records every one and goes on (or stops cleanly), each
 row of steps.jsonl strict UTF-8 JSON. Only the model is scripted (``ScriptedSession``): no real model can be made to
-write a chosen answer."""
+write a chosen answer. Every adapter the registry knows must have its table here."""
 
 from __future__ import annotations
 
@@ -13,27 +13,39 @@ import pytest
 
 from agent.errors import ModelOutputError, ModelValueError
 from agent.loop import ModelPolicy, actions_of_row, run_steps
-from agent.models.base import MAX_SCROLL_AMOUNT, ModelAdapter, check_actions
+from agent.models import registry
+from agent.models.base import MAX_SCROLL_AMOUNT, MAX_WAIT_SECONDS, ModelAdapter, check_actions
 from agent.models.opencua import OpenCUAAdapter
+from agent.models.qwen3_vl import Qwen3VLAdapter
 from agent.models.ui_tars import UITarsAdapter
 from agent.record import RunRecord, clean_text, read_steps
 from environments import BrowserConfig, BrowserEnv
-from environments.actions import Hover
+from environments.actions import Hover, Scroll, Wait
 from tests.agent.conftest import TINY_PIXELS, VIEWPORT, run_scripted_cli, scripted_sessions
-from tests.agent.malformed_outputs import OPENCUA_CASES, UI_TARS_CASES, Case, _cua, _ui
+from tests.agent.malformed_outputs import OPENCUA_CASES, QWEN3_VL_CASES, UI_TARS_CASES, Case, _cua, _qa, _ui
 
 ADAPTERS: dict[str, tuple[ModelAdapter, list[Case], str]] = {
     # adapter, its table, a usable answer the loop gets after each model error (a harmless hover)
     "ui_tars": (UITarsAdapter(), UI_TARS_CASES, _ui("hover(point='<point>300 230</point>')")),
     "opencua": (OpenCUAAdapter(), OPENCUA_CASES, _cua("pyautogui.moveTo(300, 230)")),
+    "qwen3_vl": (Qwen3VLAdapter(), QWEN3_VL_CASES, _qa(action="mouse_move", coordinate=[900, 900])),
 }
 ISSUE_CASES = {  # the answers the issue reports as crashing the run, by table id
     "ui_tars": ["nan_point", "inf_point", "1e999_point", "1.7e308_point", "400_digit_point", "nested_lists_5000",
                 "escaped_lone_surrogate"],
     "opencua": ["1e999_x", "1.7e308_x", "400_digit_x", "scroll_1e999", "scroll_a_billion_clamped",
                 "nested_lists_5000", "escaped_lone_surrogate"],
+    "qwen3_vl": ["nan_coordinate", "infinity_coordinate", "1e999_coordinate", "1.7e308_coordinate", "400_digit_coordinate",
+                 "pixels_1e999", "pixels_a_billion", "nested_lists_5000", "escaped_lone_surrogate"],
 }
 CASES = [(name, case) for name, (_, cases, _) in ADAPTERS.items() for case in cases]
+
+
+def test_every_registered_adapter_has_a_table():
+    """A new adapter fails here until it gets its table of hostile answers (and the issue's cases in its terms)."""
+    assert set(ADAPTERS) == set(registry.ADAPTERS) == set(ISSUE_CASES)
+    for name, (adapter, _, _) in ADAPTERS.items():
+        assert type(adapter) is registry.ADAPTERS[name]
 
 
 @pytest.mark.parametrize("name", sorted(ADAPTERS))
@@ -148,3 +160,7 @@ def test_scroll_amounts_are_clamped_and_never_overflow():
     parsed = OpenCUAAdapter().interpret(_cua("pyautogui.scroll(clicks=1000000000)"), VIEWPORT)
     assert [a.amount for a in parsed.actions] == [MAX_SCROLL_AMOUNT]
     assert math.isfinite(OpenCUAAdapter().interpret(_cua("time.sleep(1e300)"), VIEWPORT).actions[0].seconds)
+    # Qwen3-VL: pixels and times inside its tool's bounds are clamped to the same shared caps, not refused
+    qwen = Qwen3VLAdapter()
+    assert qwen.interpret(_qa(action="scroll", pixels=-1000), VIEWPORT).actions == (Scroll("down", None, MAX_SCROLL_AMOUNT),)
+    assert qwen.interpret(_qa(action="wait", time=600), VIEWPORT).actions == (Wait(MAX_WAIT_SECONDS),)
