@@ -27,7 +27,6 @@ from agent.loop import PolicyOutput
 from environments import BrowserConfig, BrowserEnv
 from environments.actions import Action
 from environments.base import Observation
-from tests.environments.conftest import xvfb  # noqa: F401  (a real Xvfb, the environment tests' fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
 VIEWPORT = (320, 240)

@@ -6,9 +6,6 @@ Nothing is skipped: without Chromium or Xvfb the tests fail with a message namin
 from __future__ import annotations
 
 import json
-import os
-import select
-import shutil
 import subprocess
 import sys
 import time
@@ -21,38 +18,6 @@ import pytest
 TK_APP = Path(__file__).with_name("tk_app.py")
 
 
-@pytest.fixture(scope="session")
-def xvfb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A fresh Xvfb (800x600, 24-bit) on a free display number, exported as DISPLAY for the session."""
-    executable = shutil.which("Xvfb")
-    if executable is None:
-        pytest.fail("Xvfb is not installed; the desktop tests need a real X server: apt-get install -y xvfb")
-    # Older python-xlib releases fail without an authority file; an empty one in XAUTHORITY keeps ~ untouched.
-    authority = tmp_path_factory.mktemp("x11") / "Xauthority"
-    authority.touch()
-    read_end, write_end = os.pipe()
-    # -displayfd: Xvfb picks a free display number and writes it to the pipe once it accepts connections.
-    server = subprocess.Popen(
-        [executable, "-displayfd", str(write_end), "-screen", "0", "800x600x24", "-nolisten", "tcp"],
-        pass_fds=(write_end,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    os.close(write_end)
-    try:
-        ready, _, _ = select.select([read_end], [], [], 20)
-        number = os.read(read_end, 32).decode().strip() if ready else ""
-        if not number:
-            server.kill()
-            pytest.fail(f"Xvfb did not start: {server.communicate()[1].decode(errors='replace')[-2000:]}")
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("DISPLAY", f":{number}")
-            patch.setenv("XAUTHORITY", str(authority))
-            yield f":{number}"
-    finally:
-        os.close(read_end)
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def move_pointer(x: int, y: int) -> None:
