@@ -30,6 +30,7 @@ Caps, applied when an answer is parsed (documented in docs/agent.md):
 from __future__ import annotations
 
 import math
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
@@ -203,9 +204,18 @@ def wait_seconds(value: Any, what: str = "wait") -> float:
     return min(seconds, MAX_WAIT_SECONDS)
 
 
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def check_text(text: str, what: str) -> str:
     """``text`` if it can be typed and written as UTF-8, with escaped surrogate pairs (``\\ud83d\\ude00``) joined
-    into the character they encode; ``ModelValueError`` naming the first lone surrogate otherwise."""
+    into the character they encode; ``ModelValueError`` naming the first lone surrogate or control character (C0
+    other than tab, newline and carriage return; DEL) otherwise."""
+    control = CONTROL_CHARACTERS.search(text)
+    if control is not None:  # typed into a terminal, \x03 or \x04 would act as Ctrl+C / Ctrl+D, past the safety gate
+        char = control.group()
+        raise ModelValueError(f"{what} holds the control character U+{ord(char):04X} at character {control.start()}; "
+                              "text may hold tabs and newlines, no other control characters")
     try:
         text.encode("utf-8")
         return text
