@@ -41,7 +41,6 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from agent.coords import PixelLimits
 from eval.benchmarks import BENCHMARKS, Benchmark, BenchmarkDataError, Dataset, Sample, make_benchmark
 from eval.benchmarks.base import nothing_to_run
 from eval.report import headline
@@ -64,6 +63,7 @@ from eval.results import (
 from eval.scoring import SCORING_MODES, ModelFamily, ScoringMode, check_family, check_mode
 from guikv.budget import Budget
 from guikv.loading import DEFAULT_MODEL, UI_TARS_MAX_PIXELS, UI_TARS_MIN_PIXELS
+from guikv.models.pixels import PixelLimits
 from guikv.presses.registry import PRESSES, make_press
 
 Memory = Literal["reference", "persistent"]

@@ -39,7 +39,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from agent.coords import UI_TARS_PIXEL_LIMITS, PixelLimits
 from eval import prompts
 from eval.benchmarks.base import (
     BadRecord,
@@ -70,6 +69,8 @@ from eval.scoring import (
     soft_point_score,
     text_similarity_score,
 )
+from guikv.models.pixels import PixelLimits
+from guikv.models.registry import UI_TARS_PIXEL_LIMITS
 
 BenchAction = tuple[str, Any]
 POSITIONAL_TYPES = ("click", "doubleclick", "rightclick", "tripleclick", "moveto", "dragto")

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from agent.coords import UI_TARS_PIXEL_LIMITS, PixelLimits
 from eval import prompts
 from eval.benchmarks.base import (
     BadRecord,
@@ -45,6 +44,8 @@ from eval.benchmarks.base import (
 )
 from eval.parsing import ActionParseError, first_ui_tars_action, literal_point, parse_opencua_actions
 from eval.scoring import DEFAULT_MODE, ModelFamily, ScoringMode, check_family, check_mode, mean
+from guikv.models.pixels import PixelLimits
+from guikv.models.registry import UI_TARS_PIXEL_LIMITS
 
 DATA_FILE = "500_steps.json"
 GROUNDING_TYPES = ("click", "long_press", "type_text")

@@ -37,8 +37,9 @@ from typing import Any, ClassVar, TypeVar
 
 from PIL import Image, UnidentifiedImageError
 
-from agent.coords import UI_TARS_PIXEL_LIMITS, PixelLimits
 from eval.scoring import DEFAULT_MODE, ModelFamily, ScoringMode
+from guikv.models.pixels import PixelLimits
+from guikv.models.registry import UI_TARS_PIXEL_LIMITS
 
 History = Mapping[str, str | Sequence[str]]
 """The model's outputs for samples already run, keyed by sample id (one string, or every generation of the sample)."""

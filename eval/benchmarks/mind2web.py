@@ -43,7 +43,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from agent.coords import UI_TARS_PIXEL_LIMITS, PixelLimits
 from eval import prompts
 from eval.benchmarks.base import (
     BadRecord,
@@ -63,6 +62,8 @@ from eval.benchmarks.base import (
 from eval.benchmarks.mind2web_actions import Mind2WebPrediction, predict
 from eval.benchmarks.mind2web_blocks import block_folder, tile_targets
 from eval.scoring import DEFAULT_MODE, ModelFamily, ScoringMode, check_family, check_mode, in_xywh, mean, operation_f1
+from guikv.models.pixels import PixelLimits
+from guikv.models.registry import UI_TARS_PIXEL_LIMITS
 
 SPLITS = ("domain", "task", "website")
 MAX_GENERATIONS = 5

@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from agent.coords import UI_TARS_PIXEL_LIMITS, PixelLimits
 from eval.parsing import ActionParseError, first_ui_tars_action, literal_point, parse_opencua_actions
 from eval.scoring import ModelFamily, ScoringMode, check_family
+from guikv.models.pixels import PixelLimits
+from guikv.models.registry import UI_TARS_PIXEL_LIMITS
 
 OPENCUA_CLICKS = ("click", "doubleClick", "rightClick", "tripleClick", "moveTo", "dragTo", "triple_click")
 INFEASIBLE_WORDS = ("unsuccessful", "infeasible", "impossible", "cannot", "can't", "unable", "fail", "error")

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from agent.coords import UI_TARS_PIXEL_LIMITS, PixelLimits
 from eval import prompts
 from eval.benchmarks.base import (
     BadRecord,
@@ -42,6 +41,8 @@ from eval.benchmarks.base import (
 )
 from eval.parsing import ActionParseError, first_ui_tars_action, opencua_click_points
 from eval.scoring import DEFAULT_MODE, ModelFamily, ScoringMode, check_family, check_mode, in_xyxy, mean, normalize_box
+from guikv.models.pixels import PixelLimits
+from guikv.models.registry import UI_TARS_PIXEL_LIMITS
 
 SPLITS = ("mobile", "desktop", "web")
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.coords import UI_TARS_PIXEL_LIMITS, resized_size
 from eval.benchmarks import BenchmarkDataError, ImageRef, Mind2Web, make_benchmark
 from eval.benchmarks.mind2web import Mind2WebSample, Mind2WebTruth
+from guikv.models import UI_TARS_PIXEL_LIMITS, resized_size
 from tests.eval.helpers import SQUARE, assert_serialisable, garbage, png, ui_tars_click, write_jsonl
 
 SHORT = (280, 224)  # a last block shorter than the others: smart resize makes it 336x252

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.coords import UI_TARS_PIXEL_LIMITS, PixelLimits, resized_size
 from eval.benchmarks import make_benchmark
 from eval.runner import EvalConfig, Replayer
+from guikv.models import UI_TARS_PIXEL_LIMITS, PixelLimits, resized_size
 from tests.eval.helpers import WIDE, png, write_json, write_jsonl
 from tests.eval.test_agentnetbench import point_action, step, trajectory
 from tests.eval.test_androidcontrol import element
