@@ -1,4 +1,4 @@
-"""Prompt texts the GUI-KV reference drivers send, per benchmark and model family.
+"""Prompt texts the GUI-KV reference drivers send, per benchmark and model adapter.
 
 These strings are interfaces: the paper's numbers were measured with exactly these bytes (typos, stray quotes and
 trailing spaces included), so they are reproduced verbatim (specs/models.md Appendix P, specs/benchmarks.md §1.3, §2.3,
@@ -218,30 +218,30 @@ MIND2WEB_OPENCUA = (
 )
 
 
-def agentnetbench_prompt(family: str, instruction: str) -> str:
+def agentnetbench_prompt(adapter: str, instruction: str) -> str:
     """The final-turn prompt text of an AgentNetBench step."""
-    template = {"ui_tars": AGENTNETBENCH_UI_TARS, "opencua": AGENTNETBENCH_OPENCUA}[family]
+    template = {"ui_tars": AGENTNETBENCH_UI_TARS, "opencua": AGENTNETBENCH_OPENCUA}[adapter]
     return template.format(instruction=instruction)
 
 
-def androidcontrol_prompt(family: str, level: str, goal: str, step_instruction: str, previous_actions: str) -> str:
+def androidcontrol_prompt(adapter: str, level: str, goal: str, step_instruction: str, previous_actions: str) -> str:
     """The user prompt text of an AndroidControl step at instruction level ``high`` or ``low``."""
     template = {
         ("ui_tars", "high"): ANDROIDCONTROL_UI_TARS_HIGH,
         ("ui_tars", "low"): ANDROIDCONTROL_UI_TARS_LOW,
         ("opencua", "high"): ANDROIDCONTROL_OPENCUA_HIGH,
         ("opencua", "low"): ANDROIDCONTROL_OPENCUA_LOW,
-    }[(family, level)]
+    }[(adapter, level)]
     return template.format(goal=goal, task=step_instruction, previous_actions=previous_actions)
 
 
-def screenspot_prompt(family: str, instruction: str) -> str:
+def screenspot_prompt(adapter: str, instruction: str) -> str:
     """The user prompt text of a ScreenSpot v2 / Pro grounding item."""
-    template = {"ui_tars": SCREENSPOT_UI_TARS, "opencua": SCREENSPOT_OPENCUA}[family]
+    template = {"ui_tars": SCREENSPOT_UI_TARS, "opencua": SCREENSPOT_OPENCUA}[adapter]
     return template.format(instruction=instruction)
 
 
-def mind2web_prompt(family: str, instruction: str, previous_actions: str) -> str:
+def mind2web_prompt(adapter: str, instruction: str, previous_actions: str) -> str:
     """The user prompt text of one Multimodal-Mind2Web generation."""
-    template = {"ui_tars": MIND2WEB_UI_TARS, "opencua": MIND2WEB_OPENCUA}[family]
+    template = {"ui_tars": MIND2WEB_UI_TARS, "opencua": MIND2WEB_OPENCUA}[adapter]
     return template.format(instruction=instruction, previous_actions=previous_actions)

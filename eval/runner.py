@@ -60,9 +60,10 @@ from eval.results import (
     score_record,
     write_run_files,
 )
-from eval.scoring import SCORING_MODES, ModelFamily, ScoringMode, check_family, check_mode
+from eval.scoring import ADAPTER_NAMES, SCORING_MODES, AdapterName, ScoringMode, check_adapter, check_mode
 from guikv.budget import Budget
-from guikv.loading import DEFAULT_MODEL, UI_TARS_MAX_PIXELS, UI_TARS_MIN_PIXELS
+from guikv.loading import DEFAULT_MODEL, resolve_source
+from guikv.models import MODEL_SPECS, ModelSpec, UnknownModelError, spec_for_model, spec_named
 from guikv.models.pixels import PixelLimits
 from guikv.presses.registry import PRESSES, make_press
 
@@ -87,16 +88,30 @@ def budget_label(value: str | float | int | Budget) -> str:
     return text + ".0" if text.isdigit() else text
 
 
-def detect_family(model: str) -> ModelFamily:
-    """``opencua`` for an OpenCUA checkpoint (its config's model_type, else its name), ``ui_tars`` otherwise."""
-    config = Path(model) / "config.json"
-    if config.is_file():
-        try:
-            if json.loads(config.read_text(encoding="utf-8")).get("model_type") == "opencua":
-                return "opencua"
-        except (OSError, ValueError):
-            pass
-    return "opencua" if "opencua" in model.lower() else "ui_tars"
+def model_spec(model: str, adapter: str | None = None) -> ModelSpec:
+    """The registry spec of ``model`` (its folder's ``config.json``, else a hub id's name); with an explicit ``adapter``
+    and a model no family matches, the first family whose default adapter it is (its pixel rule). Otherwise
+    ``UnknownModelError`` listing the known families: no silent default. ``ModelLoadError`` for a missing folder."""
+    try:
+        return spec_for_model(model)
+    except UnknownModelError:
+        if adapter is None:
+            resolve_source(model)  # a missing folder says so rather than "unknown family"
+            raise
+    for spec in MODEL_SPECS.values():
+        if spec.default_adapter == adapter:
+            return spec
+    raise UnknownModelError(f"no model family has the prompt adapter {adapter!r}")  # pragma: no cover - check_adapter first
+
+
+def detect_adapter(model: str) -> AdapterName:
+    """The prompt/parse format of ``model``: its spec's ``default_adapter``; ``UnknownModelError`` when none."""
+    spec = model_spec(model)
+    if spec.default_adapter is None:
+        raise UnknownModelError(
+            f"{model}: the {spec.name} family has no prompt adapter; pass --adapter ({', '.join(ADAPTER_NAMES)})"
+        )
+    return check_adapter(spec.default_adapter)
 
 
 # --- configuration ------------------------------------------------------------------------------------------------
@@ -118,7 +133,8 @@ class EvalConfig:
     memory: Memory = "reference"
     prompts: ScoringMode = "reference"
     scoring: ScoringMode = "corrected"
-    family: ModelFamily | None = None
+    adapter: AdapterName | None = None
+    """Prompt/parse format; ``None``: the model spec's ``default_adapter`` (resolved when the config is made)."""
     data_dir: Path | None = None
     images_dir: Path | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
@@ -129,13 +145,16 @@ class EvalConfig:
     dtype: str = "auto"
     attn_implementation: str | None = None
     trust_remote_code: bool = False
-    min_pixels: int = UI_TARS_MIN_PIXELS
-    max_pixels: int = UI_TARS_MAX_PIXELS
+    min_pixels: int | None = None
+    max_pixels: int | None = None
+    """Image-processor limits; ``None``: the model spec's (resolved when the config is made)."""
     retry_failed: bool = False
     max_consecutive_failures: int = 10
     ray: bool = False
     ray_address: str | None = None
     workers: int | None = None
+    model_family: str | None = None
+    """The registry spec the model belongs to (``guikv.models``); set when the config is made, not an input."""
     threads: int | None = None
     """torch CPU threads of each replica (process-wide); None keeps torch's default (Ray CPU workers: 1). Greedy
     outputs and top-k selections can differ in the last bits between thread counts, so compare runs at equal counts."""
@@ -158,12 +177,23 @@ class EvalConfig:
             raise ValueError(f"memory must be one of {', '.join(MEMORIES)}, got {self.memory!r}")
         check_mode(self.prompts)
         check_mode(self.scoring)
-        if self.family is not None:
-            check_family(self.family)
+        if self.adapter is not None:
+            check_adapter(self.adapter)
         for name in ("max_new_tokens", "limit", "workers", "threads"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be >= 1, got {value}")
+        local = Path(self.model).expanduser()
+        if local.exists():
+            set_(self, "model", str(local.resolve()))
+        spec = model_spec(self.model, self.adapter)  # before any model loads: an unknown model is an error here
+        set_(self, "model_family", spec.name)
+        set_(self, "adapter", self.adapter or detect_adapter(self.model))
+        if spec.pixels is None:
+            raise UnknownModelError(f"{self.model}: the {spec.name} family takes no screenshots; eval needs a vision model")
+        limits = spec.pixels.limits
+        set_(self, "min_pixels", limits.min_pixels if self.min_pixels is None else self.min_pixels)
+        set_(self, "max_pixels", limits.max_pixels if self.max_pixels is None else self.max_pixels)
         if self.min_pixels < 1 or self.max_pixels < self.min_pixels:
             raise ValueError(f"pixel limits must satisfy 1 <= min_pixels <= max_pixels, got {self.min_pixels}, {self.max_pixels}")
         known = BENCHMARKS[self.benchmark].option_defaults()
@@ -174,9 +204,6 @@ class EvalConfig:
             if method not in methods:
                 raise ValueError(f"options given for {method!r}, which is not in this sweep's methods ({', '.join(methods)})")
             make_press(method, **dict(options))  # ValueError naming the options the method accepts
-        local = Path(self.model).expanduser()
-        if local.exists():
-            set_(self, "model", str(local.resolve()))
         set_(self, "results_dir", Path(self.results_dir))
         if self.ray_address:
             set_(self, "ray", True)
@@ -190,15 +217,15 @@ class EvalConfig:
     @property
     def pixel_limits(self) -> PixelLimits:
         """The image processor's pixel limits: the frame the model answers in, so the one its points are scored in."""
-        return PixelLimits(self.min_pixels, self.max_pixels)
+        return PixelLimits(self.min_pixels, self.max_pixels, spec_named(self.model_family).pixels.factor)
 
     def make_benchmark(self) -> Benchmark:
         """The benchmark at the configured paths (no environment lookup here: the CLI resolves variables), scoring
         coordinates in the frame this run's processor resizes to."""
         return make_benchmark(self.benchmark, self.data_dir, self.images_dir, env={}, pixels=self.pixel_limits, **self.options)
 
-    def resolved_family(self) -> ModelFamily:
-        return self.family or detect_family(self.model)
+    def resolved_adapter(self) -> AdapterName:
+        return self.adapter or detect_adapter(self.model)  # set in __post_init__; kept for callers
 
     def runs(self, bench: Benchmark) -> list[RunSpec]:
         """The sweep's runs in order: per method, per budget (``full`` once)."""
@@ -207,7 +234,7 @@ class EvalConfig:
         common = {
             "benchmark": self.benchmark,
             "model": self.model,
-            "family": self.resolved_family(),
+            "adapter": self.resolved_adapter(),
             "memory": self.memory,
             "prompts": self.prompts,
             "max_new_tokens": self.max_new_tokens or bench.max_new_tokens,
@@ -370,7 +397,7 @@ class Replayer:
     def _generate(self, run: RunSpec, sample: Sample, history: Mapping[str, Any], ask: Callable[[list[str]], Any]) -> _Generated:
         out = _Generated()
         try:
-            while sample.wants_more(out.turns, run.family, mode=run.prompts, history=history):
+            while sample.wants_more(out.turns, run.adapter, mode=run.prompts, history=history):
                 if len(out.turns) >= MAX_GENERATIONS_PER_SAMPLE:
                     raise RuntimeError(f"{sample.id} asked for more than {MAX_GENERATIONS_PER_SAMPLE} generations")
                 reply, cache = ask(out.turns)
@@ -386,7 +413,7 @@ class Replayer:
         started = time.perf_counter()
 
         def ask(turns: list[str]) -> tuple[Any, dict[str, Any]]:
-            chat = sample.chat(run.family, mode=run.prompts, history=history, turns=turns)
+            chat = sample.chat(run.adapter, mode=run.prompts, history=history, turns=turns)
             images = sum(1 for m in chat if isinstance(m["content"], list) for i in m["content"] if i.get("type") == "image")
             with self._session(run, "reference", images) as session:
                 for message in chat:
@@ -402,7 +429,7 @@ class Replayer:
     def _episode(self, run: RunSpec, group: Group, history: dict[str, tuple[str, ...]]) -> Iterator[dict[str, Any]]:
         """Persistent memory: the episode in one session; after a failed step, a new one rebuilt from the good turns."""
         episode = self.episodes[group.episode_id]
-        transcript = [m.to_chat() for m in self.data.preamble(episode, run.family, mode=run.prompts)]
+        transcript = [m.to_chat() for m in self.data.preamble(episode, run.adapter, mode=run.prompts)]
         session = None
         try:
             for sid in group.sample_ids:
@@ -415,7 +442,7 @@ class Replayer:
                 start = len(session.messages)
 
                 def ask(turns: list[str], sample: Sample = sample, session: Any = session) -> tuple[Any, dict[str, Any]]:
-                    turn = sample.turn(run.family, mode=run.prompts, history=history, turns=turns).to_chat()
+                    turn = sample.turn(run.adapter, mode=run.prompts, history=history, turns=turns).to_chat()
                     session.add("user", turn["content"])
                     reply = session.generate(run.max_new_tokens)  # the raw output becomes the assistant turn
                     return reply, session.state().to_dict()
@@ -433,12 +460,12 @@ class Replayer:
                 session.close()
 
     # -- rows ------------------------------------------------------------------------------------------------------
-    def _score(self, prediction: Sequence[str], sample: Sample, family: str, mode: ScoringMode, history: Mapping) -> Any:
+    def _score(self, prediction: Sequence[str], sample: Sample, adapter: str, mode: ScoringMode, history: Mapping) -> Any:
         score = self.bench.score
         try:
             if self._score_reads_history:  # Mind2Web reports the (stale) history each generation saw
-                return score(prediction, sample, family, mode, history=history)
-            return score(prediction, sample, family, mode)
+                return score(prediction, sample, adapter, mode, history=history)
+            return score(prediction, sample, adapter, mode)
         except Exception as error:  # our scorer broke on this output: stop and say where
             raise RuntimeError(
                 f"{self.bench.name} scoring ({mode}) crashed on sample {sample.id} with output {list(prediction)!r}: {error}"
@@ -447,7 +474,7 @@ class Replayer:
     def _row(self, run: RunSpec, sample: Sample, out: _Generated, history: Mapping, started: float) -> dict[str, Any]:
         # A failed generation is scored as an empty answer after whatever it produced: wrong, and nobody else's.
         prediction = [*out.turns, ""] if out.error is not None else out.turns
-        scores = {mode: score_record(self._score(prediction, sample, run.family, mode, history)) for mode in SCORING_MODES}
+        scores = {mode: score_record(self._score(prediction, sample, run.adapter, mode, history)) for mode in SCORING_MODES}
         replies = out.replies
         return {
             **run.to_dict(),
@@ -621,7 +648,7 @@ def reference_header(run: RunSpec, mode: ScoringMode, engine: Mapping[str, Any] 
         "scoring_mode": mode,
         "memory": run.memory,
         "prompt_mode": run.prompts,
-        "model_family": run.family,
+        "model_family": run.adapter,
     }
     if run.method_options:
         header["kv_cache_options"] = dict(run.method_options)

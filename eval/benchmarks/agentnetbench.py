@@ -60,9 +60,9 @@ from eval.benchmarks.base import (
 from eval.parsing import ActionParseError, box_point, opencua_code_lines, parse_opencua_actions, parse_ui_tars
 from eval.scoring import (
     DEFAULT_MODE,
-    ModelFamily,
+    AdapterName,
     ScoringMode,
-    check_family,
+    check_adapter,
     check_mode,
     in_xywh,
     mean,
@@ -132,17 +132,17 @@ class AgentNetBenchSample(Sample):
 
     def messages(
         self,
-        family: ModelFamily,
+        adapter: AdapterName,
         *,
         mode: ScoringMode = DEFAULT_MODE,
         history: History | None = None,
         turns: Sequence[str] = (),
     ) -> list[Message]:
-        check_family(family)
+        check_adapter(adapter)
         check_mode(mode)
         history = history or {}
         window = self.image_window()
-        opencua_quirk = family == "opencua" and mode == "reference"
+        opencua_quirk = adapter == "opencua" and mode == "reference"
         stale = self._stale_image() if opencua_quirk else None
         first_text = max(0, self.step_index - self.history_length)
         messages = []
@@ -154,7 +154,7 @@ class AgentNetBenchSample(Sample):
                 messages.append(Message("user", (stale,)))
             if step.index >= first_text:
                 messages.append(Message("assistant", (self.history_text(step, history),)))
-        messages.append(Message("user", (self.image, prompts.agentnetbench_prompt(family, self.instruction))))
+        messages.append(Message("user", (self.image, prompts.agentnetbench_prompt(adapter, self.instruction))))
         return messages
 
 
@@ -217,9 +217,9 @@ def opencua_actions(
 
 
 def predicted_actions(
-    text: str, family: ModelFamily, width: int, height: int, mode: ScoringMode, limits: PixelLimits = UI_TARS_PIXEL_LIMITS
+    text: str, adapter: AdapterName, width: int, height: int, mode: ScoringMode, limits: PixelLimits = UI_TARS_PIXEL_LIMITS
 ) -> list[BenchAction]:
-    mapper = {"ui_tars": ui_tars_actions, "opencua": opencua_actions}[check_family(family)]
+    mapper = {"ui_tars": ui_tars_actions, "opencua": opencua_actions}[check_adapter(adapter)]
     return mapper(text, width, height, mode, limits)
 
 
@@ -482,7 +482,7 @@ class AgentNetBench(Benchmark):
         return AgentNetTruth(actions, alternatives, milestone)
 
     def score(
-        self, prediction: str | Sequence[str], sample: Sample, family: ModelFamily, mode: ScoringMode = DEFAULT_MODE
+        self, prediction: str | Sequence[str], sample: Sample, adapter: AdapterName, mode: ScoringMode = DEFAULT_MODE
     ) -> Score:
         check_mode(mode)
         if not isinstance(sample, AgentNetBenchSample):
@@ -498,15 +498,15 @@ class AgentNetBench(Benchmark):
             "gt_type": sample.meta["gt_type"],
         }
         try:
-            actions = predicted_actions(text, family, sample.image.width, sample.image.height, mode, self.pixels)
+            actions = predicted_actions(text, adapter, sample.image.width, sample.image.height, mode, self.pixels)
         except ActionParseError as error:
             details.update(predicted_actions=[], used_alternative=False, scored=False)
-            return Score(sample.id, self.name, family, mode, 0.0, [], details, dict(sample.meta), str(error))
+            return Score(sample.id, self.name, adapter, mode, 0.0, [], details, dict(sample.meta), str(error))
         value, used_alternative = score_step(actions, truth, mode)
         details.update(
             predicted_actions=_jsonable(actions), used_alternative=used_alternative, scored=bool(actions and truth.actions)
         )
-        return Score(sample.id, self.name, family, mode, float(value), _jsonable(actions), details, dict(sample.meta))
+        return Score(sample.id, self.name, adapter, mode, float(value), _jsonable(actions), details, dict(sample.meta))
 
     def summarize(self, scores: Sequence[Score], data: Dataset, mode: ScoringMode = DEFAULT_MODE) -> dict[str, Any]:
         """``metrics`` with the reference's keys (§1.5); ``action_type_steps`` counts the steps behind each type score."""

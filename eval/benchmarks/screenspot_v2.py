@@ -40,7 +40,7 @@ from eval.benchmarks.base import (
     require_box,
 )
 from eval.parsing import ActionParseError, first_ui_tars_action, opencua_click_points
-from eval.scoring import DEFAULT_MODE, ModelFamily, ScoringMode, check_family, check_mode, in_xyxy, mean, normalize_box
+from eval.scoring import DEFAULT_MODE, AdapterName, ScoringMode, check_adapter, check_mode, in_xyxy, mean, normalize_box
 from guikv.models.pixels import PixelLimits
 from guikv.models.registry import UI_TARS_PIXEL_LIMITS
 
@@ -48,14 +48,14 @@ SPLITS = ("mobile", "desktop", "web")
 
 
 def grounding_point(
-    text: str, family: ModelFamily, width: int, height: int, limits: PixelLimits = UI_TARS_PIXEL_LIMITS
+    text: str, adapter: AdapterName, width: int, height: int, limits: PixelLimits = UI_TARS_PIXEL_LIMITS
 ) -> tuple[float, float]:
     """The normalized click point a grounding driver reads from the output; ActionParseError when there is none.
 
     UI-TARS: the first input of the first parsed action (normally the click's box). OpenCUA: the first click-like
     code line's first two numbers.
     """
-    if check_family(family) == "opencua":
+    if check_adapter(adapter) == "opencua":
         points = opencua_click_points(text, width, height, limits)
         if not points:
             raise ActionParseError("no click-like pyautogui line in the output")
@@ -93,14 +93,14 @@ class GroundingSample(Sample):
 
     def messages(
         self,
-        family: ModelFamily,
+        adapter: AdapterName,
         *,
         mode: ScoringMode = DEFAULT_MODE,
         history: History | None = None,
         turns: Sequence[str] = (),
     ) -> list[Message]:
         check_mode(mode)
-        return [Message("user", (self.image, prompts.screenspot_prompt(check_family(family), self.instruction)))]
+        return [Message("user", (self.image, prompts.screenspot_prompt(check_adapter(adapter), self.instruction)))]
 
 
 @dataclass(frozen=True)
@@ -160,7 +160,7 @@ class ScreenSpotV2(Benchmark):
         )
 
     def score(
-        self, prediction: str | Sequence[str], sample: Sample, family: ModelFamily, mode: ScoringMode = DEFAULT_MODE
+        self, prediction: str | Sequence[str], sample: Sample, adapter: AdapterName, mode: ScoringMode = DEFAULT_MODE
     ) -> Score:
         check_mode(mode)
         if not isinstance(sample, GroundingSample):
@@ -178,13 +178,13 @@ class ScreenSpotV2(Benchmark):
             "raw_response": text,
         }
         try:
-            point = grounding_point(text, family, sample.image.width, sample.image.height, self.pixels)
+            point = grounding_point(text, adapter, sample.image.width, sample.image.height, self.pixels)
         except ActionParseError as error:
             details.update(pred=None, correctness="wrong_format")
-            return Score(sample.id, self.name, family, mode, 0.0, None, details, dict(sample.meta), str(error))
+            return Score(sample.id, self.name, adapter, mode, 0.0, None, details, dict(sample.meta), str(error))
         correct = in_xyxy(point, box)
         details.update(pred=list(point), correctness="correct" if correct else "wrong")
-        return Score(sample.id, self.name, family, mode, float(correct), list(point), details, dict(sample.meta))
+        return Score(sample.id, self.name, adapter, mode, float(correct), list(point), details, dict(sample.meta))
 
     def summarize(self, scores: Sequence[Score], data: Dataset, mode: ScoringMode = DEFAULT_MODE) -> dict[str, Any]:
         """The reference's summary keys (§3.5); ``overall_accuracy`` is the cell mean (reference) or micro (corrected)."""
