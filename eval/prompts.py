@@ -7,6 +7,8 @@ trailing spaces included), so they are reproduced verbatim (specs/models.md Appe
 
 from __future__ import annotations
 
+from guikv.models.qwen3_vl_tools import render_system_prompt
+
 # --- shared pieces ------------------------------------------------------------------------------------------------
 
 UI_TARS_SYSTEM = "You are a helpful assistant. "
@@ -49,6 +51,15 @@ Action:
 Finally, output the action as PyAutoGUI code or the following functions:
 - {{"name": "computer.triple_click", "description": "Triple click on the screen", "parameters": {{"type": "object", "properties": {{"x": {{"type": "number", "description": "The x coordinate of the triple click"}}, "y": {{"type": "number", "description": "The y coordinate of the triple click"}}}}, "required": ["x", "y"]}}}}
 - {{"name": "computer.terminate", "description": "Terminate the current task and report its completion status", "parameters": {{"type": "object", "properties": {{"status": {{"type": "string", "enum": ["success", "failure"], "description": "The status of the task"}}}}, "required": ["status"]}}}}"""  # noqa: E501
+
+QWEN3_VL_SYSTEM = render_system_prompt("computer_use")
+"""Qwen3-VL's system turn: "You are a helpful assistant." + the ``computer_use`` tool on a 1000x1000 grid, built as
+Qwen's cookbook builds it (``QwenLM/Qwen3-VL`` ``cookbooks/computer_use.ipynb``: ``ComputerUse(cfg={"display_width_px":
+1000, "display_height_px": 1000})`` through Qwen-Agent's ``NousFnCallPrompt``; text in ``guikv.models.qwen3_vl_tools``).
+The GUI-KV reference has no Qwen3-VL driver, so every Qwen3-VL prompt is the cookbook's in both prompt modes."""
+
+QWEN3_VL_TASK = "{instruction}"
+"""The cookbook's user turn is ``[screenshot, the user query verbatim]`` (computer_use notebook)."""
 
 # --- AgentNetBench (Appendix P) -----------------------------------------------------------------------------------
 
@@ -220,7 +231,7 @@ MIND2WEB_OPENCUA = (
 
 def agentnetbench_prompt(adapter: str, instruction: str) -> str:
     """The final-turn prompt text of an AgentNetBench step."""
-    template = {"ui_tars": AGENTNETBENCH_UI_TARS, "opencua": AGENTNETBENCH_OPENCUA}[adapter]
+    template = {"ui_tars": AGENTNETBENCH_UI_TARS, "opencua": AGENTNETBENCH_OPENCUA, "qwen3_vl": QWEN3_VL_TASK}[adapter]
     return template.format(instruction=instruction)
 
 
@@ -237,7 +248,7 @@ def androidcontrol_prompt(adapter: str, level: str, goal: str, step_instruction:
 
 def screenspot_prompt(adapter: str, instruction: str) -> str:
     """The user prompt text of a ScreenSpot v2 / Pro grounding item."""
-    template = {"ui_tars": SCREENSPOT_UI_TARS, "opencua": SCREENSPOT_OPENCUA}[adapter]
+    template = {"ui_tars": SCREENSPOT_UI_TARS, "opencua": SCREENSPOT_OPENCUA, "qwen3_vl": QWEN3_VL_TASK}[adapter]
     return template.format(instruction=instruction)
 
 

@@ -196,6 +196,12 @@ class EvalConfig:
         set_(self, "max_pixels", limits.max_pixels if self.max_pixels is None else self.max_pixels)
         if self.min_pixels < 1 or self.max_pixels < self.min_pixels:
             raise ValueError(f"pixel limits must satisfy 1 <= min_pixels <= max_pixels, got {self.min_pixels}, {self.max_pixels}")
+        served = BENCHMARKS[self.benchmark].adapters
+        if self.adapter not in served:
+            raise ValueError(
+                f"{self.benchmark} has no prompts for the {self.adapter} format (model family {spec.name}); it serves "
+                f"{', '.join(served)} (pass --adapter to pick one)"
+            )
         known = BENCHMARKS[self.benchmark].option_defaults()
         unknown = sorted(set(self.options) - set(known))
         if unknown:

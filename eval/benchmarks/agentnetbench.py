@@ -58,6 +58,7 @@ from eval.benchmarks.base import (
     require_box,
 )
 from eval.parsing import ActionParseError, box_point, opencua_code_lines, parse_opencua_actions, parse_ui_tars
+from eval.qwen3_vl_parsing import action_of, grid_point, qwen3_vl_calls
 from eval.scoring import (
     DEFAULT_MODE,
     AdapterName,
@@ -155,7 +156,7 @@ class AgentNetBenchSample(Sample):
             if step.index >= first_text:
                 messages.append(Message("assistant", (self.history_text(step, history),)))
         messages.append(Message("user", (self.image, prompts.agentnetbench_prompt(adapter, self.instruction))))
-        return messages
+        return [Message("system", (prompts.QWEN3_VL_SYSTEM,)), *messages] if adapter == "qwen3_vl" else messages
 
 
 # --- prediction -> benchmark actions ------------------------------------------------------------------------------
@@ -216,10 +217,52 @@ def opencua_actions(
     return parse_opencua_actions("\n".join(lines), width, height, decode_strings=mode == "corrected", limits=limits)
 
 
+QWEN3_VL_POINTER = {
+    "left_click": "click", "double_click": "doubleclick", "triple_click": "tripleclick", "right_click": "rightclick",
+    "mouse_move": "moveto", "left_click_drag": "dragto",
+}
+
+
+def qwen3_vl_actions(
+    text: str, width: int, height: int, mode: ScoringMode, limits: PixelLimits = UI_TARS_PIXEL_LIMITS
+) -> list[BenchAction]:
+    """Qwen3-VL ``computer_use`` calls as AgentNetBench tuples, in order; raises ActionParseError.
+
+    Points are already normalized (0-1000 grid of the image; ``width``/``height``/``limits`` are unused). ``key`` is a
+    ``press`` of one key or a ``hotkey`` of several (lower-cased, ``cmd`` -> ``ctrl`` as for OpenCUA), ``type`` a
+    ``write``, ``scroll``/``hscroll`` a ``scroll`` (corrected mode: after a ``moveto`` to its coordinate, as UI-TARS'
+    scroll expands), ``terminate`` its status. ``middle_click``, ``wait`` and ``answer`` have no AgentNetBench type.
+    """
+    actions: list[BenchAction] = []
+    for call in qwen3_vl_calls(text):
+        action, arguments = action_of(call), call.arguments
+        if action in QWEN3_VL_POINTER:
+            if "coordinate" in arguments:
+                actions.append((QWEN3_VL_POINTER[action], grid_point(arguments["coordinate"])))
+        elif action == "type":
+            actions.append(("write", str(arguments.get("text", ""))))
+        elif action == "key":
+            keys = arguments.get("keys")
+            if not isinstance(keys, list) or not keys:
+                raise ActionParseError(f"key action needs a non-empty 'keys' list, got {str(keys)[:60]}")
+            keys = ["ctrl" if str(k).strip().lower() in ("cmd", "command") else str(k).strip().lower() for k in keys]
+            actions.append(("hotkey" if len(keys) > 1 else "press", keys))
+        elif action in ("scroll", "hscroll"):
+            pixels = arguments.get("pixels", 0)
+            if isinstance(pixels, bool) or not isinstance(pixels, int | float):
+                raise ActionParseError(f"scroll 'pixels' must be a number, got {str(pixels)[:60]}")
+            if mode == "corrected" and "coordinate" in arguments:
+                actions.append(("moveto", grid_point(arguments["coordinate"])))
+            actions.append(("scroll", int(pixels)))
+        elif action == "terminate":
+            actions.append(("terminate", "success" if arguments.get("status") == "success" else "failure"))
+    return actions
+
+
 def predicted_actions(
     text: str, adapter: AdapterName, width: int, height: int, mode: ScoringMode, limits: PixelLimits = UI_TARS_PIXEL_LIMITS
 ) -> list[BenchAction]:
-    mapper = {"ui_tars": ui_tars_actions, "opencua": opencua_actions}[check_adapter(adapter)]
+    mapper = {"ui_tars": ui_tars_actions, "opencua": opencua_actions, "qwen3_vl": qwen3_vl_actions}[check_adapter(adapter)]
     return mapper(text, width, height, mode, limits)
 
 
@@ -383,6 +426,7 @@ class AgentNetBench(Benchmark):
     data_description: ClassVar[str] = "AgentNetBench test_data: one <task_id>.json per trajectory"
     multi_step: ClassVar[bool] = True
     max_new_tokens: ClassVar[int] = 1000
+    adapters: ClassVar[tuple[str, ...]] = ("ui_tars", "opencua", "qwen3_vl")
     result_files: ClassVar[tuple[str, ...]] = ("agentnetbench_results_budget.json",)
 
     def __post_init__(self) -> None:

@@ -81,6 +81,7 @@ class ScreenSpotPro(Benchmark):
     images_env: ClassVar[str] = "SCREENSPOTPRO_IMGS"
     data_description: ClassVar[str] = "ScreenSpot-Pro annotations: one <app>_<os>.json list per task"
     max_new_tokens: ClassVar[int] = 400
+    adapters: ClassVar[tuple[str, ...]] = ("ui_tars", "opencua", "qwen3_vl")
     result_files: ClassVar[tuple[str, ...]] = ("screenspotpro_summary_results.json", "screenspotpro_detailed_results.json")
 
     @classmethod

@@ -40,6 +40,7 @@ from eval.benchmarks.base import (
     require_box,
 )
 from eval.parsing import ActionParseError, first_ui_tars_action, opencua_click_points
+from eval.qwen3_vl_parsing import qwen3_vl_click_points
 from eval.scoring import DEFAULT_MODE, AdapterName, ScoringMode, check_adapter, check_mode, in_xyxy, mean, normalize_box
 from guikv.models.pixels import PixelLimits
 from guikv.models.registry import UI_TARS_PIXEL_LIMITS
@@ -53,9 +54,14 @@ def grounding_point(
     """The normalized click point a grounding driver reads from the output; ActionParseError when there is none.
 
     UI-TARS: the first input of the first parsed action (normally the click's box). OpenCUA: the first click-like
-    code line's first two numbers.
+    code line's first two numbers. Qwen3-VL: the ``coordinate`` of the first click-like ``computer_use`` call.
     """
-    if check_adapter(adapter) == "opencua":
+    if check_adapter(adapter) == "qwen3_vl":
+        points = qwen3_vl_click_points(text)  # already normalized: the 0-1000 grid is relative to the image
+        if not points:
+            raise ActionParseError("no computer_use call with a click-like action and a coordinate in the output")
+        return points[0]
+    if adapter == "opencua":
         points = opencua_click_points(text, width, height, limits)
         if not points:
             raise ActionParseError("no click-like pyautogui line in the output")
@@ -100,7 +106,8 @@ class GroundingSample(Sample):
         turns: Sequence[str] = (),
     ) -> list[Message]:
         check_mode(mode)
-        return [Message("user", (self.image, prompts.screenspot_prompt(check_adapter(adapter), self.instruction)))]
+        user = Message("user", (self.image, prompts.screenspot_prompt(check_adapter(adapter), self.instruction)))
+        return [Message("system", (prompts.QWEN3_VL_SYSTEM,)), user] if adapter == "qwen3_vl" else [user]
 
 
 @dataclass(frozen=True)
@@ -114,6 +121,7 @@ class ScreenSpotV2(Benchmark):
     images_env: ClassVar[str] = "SCREENSPOT_IMGS"
     data_description: ClassVar[str] = "a directory with screenspot_{mobile,desktop,web}_v2.json"
     max_new_tokens: ClassVar[int] = 200
+    adapters: ClassVar[tuple[str, ...]] = ("ui_tars", "opencua", "qwen3_vl")
     result_files: ClassVar[tuple[str, ...]] = ("summary_results.json", "detailed_results.json")
 
     def __post_init__(self) -> None:
