@@ -10,7 +10,6 @@ run's summary and reference files are written."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
