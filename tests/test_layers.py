@@ -64,3 +64,11 @@ def test_the_check_sees_lazy_and_dotted_imports(tmp_path):
     (tmp_path / "guikv").mkdir()
     (tmp_path / "guikv" / "x.py").write_text("from environments.actions import Point\nfrom eval import prompts\n")
     assert violations("guikv", tmp_path) == ["guikv/x.py:1 imports environments.actions", "guikv/x.py:2 imports eval"]
+
+
+@pytest.mark.parametrize("module", ["config", "planning", "replayer", "resume", "scale"])
+def test_the_sweeps_parts_do_not_import_the_sweep(module):
+    """``eval.runner`` (the sweep) uses its seams; none of them imports it back (the old runner <-> scale circle)."""
+    path = ROOT / "eval" / f"{module}.py"
+    imported = {name for _, name in imported_modules(path.read_text(encoding="utf-8"), str(path))}
+    assert "eval.runner" not in imported, f"eval/{module}.py imports eval.runner"
