@@ -8,10 +8,8 @@ pixels of the screenshot the environment returned, so adapters map ``x_screensho
 business: a 2560x1600 screenshot of a 1280x800 CSS viewport is mapped to 2560x1600 pixels here and divided by the DPR
 there.
 
-Why not ``qwen_vl_utils.smart_resize``: qwen-vl-utils 0.0.14 has the same rule, but its module imports torchvision
-at import time, which is not installed (its wheels pin a torch build). ``ui_tars.action_parser.smart_resize`` is the
-same rule too; the tests check ours against it. Ours adds the newer qwen-vl-utils clamp (a side never shrinks below
-one factor) and argument checks.
+The resize rule (``smart_resize``, ``resized_size``, ``PixelLimits``) and the per-family limits live in the model
+layer (``guikv.models.pixels``, the registry's ``PixelSpec``); they are re-exported here for the adapters.
 
 Model points are hostile input: ``to_screenshot`` takes any number a parser read (``nan``, ``inf``, ``1e999``, a
 400-digit integer, ``1.7e308`` that overflows once scaled) and either returns a pixel inside the screenshot or raises
@@ -23,16 +21,21 @@ screen is that large, and ``1.7e308`` would overflow once scaled) is a model err
 from __future__ import annotations
 
 import math
-import operator
 from dataclasses import dataclass
 from typing import Literal
 
 from agent.errors import ModelValueError
 from environments.actions import Point
-from guikv.loading import UI_TARS_MAX_PIXELS, UI_TARS_MIN_PIXELS
+from guikv.models.pixels import IMAGE_FACTOR as IMAGE_FACTOR
+from guikv.models.pixels import MAX_ASPECT_RATIO as MAX_ASPECT_RATIO
+from guikv.models.pixels import PixelLimits as PixelLimits
+from guikv.models.pixels import positive_ints as _positive_ints
+from guikv.models.pixels import resized_size as _resized_size
+from guikv.models.pixels import smart_resize as smart_resize
+from guikv.models.registry import OPENCUA_PIXEL_LIMITS as OPENCUA_PIXEL_LIMITS
+from guikv.models.registry import QWEN3_VL_PIXEL_LIMITS as QWEN3_VL_PIXEL_LIMITS
+from guikv.models.registry import UI_TARS_PIXEL_LIMITS as UI_TARS_PIXEL_LIMITS
 
-IMAGE_FACTOR = 28  # ViT patch 14 x spatial merge 2
-MAX_ASPECT_RATIO = 200
 MAX_COORDINATE = 1_000_000  # largest |coordinate| a model point may have, in the model's own units
 
 Convention = Literal["absolute", "relative", "thousandths"]
@@ -42,79 +45,9 @@ fractions in [0, 1] (OpenCUA-Qwen2-7B), ``thousandths`` 0-1000 (UI-TARS 1.0 / Do
 CONVENTIONS: tuple[str, ...] = ("absolute", "relative", "thousandths")
 
 
-@dataclass(frozen=True)
-class PixelLimits:
-    """Area bounds (in pixels) that the image processor resizes every screenshot into, and the side multiple."""
-
-    min_pixels: int
-    max_pixels: int
-    factor: int = IMAGE_FACTOR
-
-    def __post_init__(self) -> None:
-        if self.factor <= 0:
-            raise ValueError(f"factor must be positive, got {self.factor}")
-        if not 0 < self.min_pixels <= self.max_pixels:
-            raise ValueError(
-                f"pixel limits need 0 < min_pixels <= max_pixels, got min_pixels={self.min_pixels}, "
-                f"max_pixels={self.max_pixels}"
-            )
-
-
-UI_TARS_PIXEL_LIMITS = PixelLimits(min_pixels=UI_TARS_MIN_PIXELS, max_pixels=UI_TARS_MAX_PIXELS)  # 78,400 / 12,845,056
-OPENCUA_PIXEL_LIMITS = PixelLimits(min_pixels=4 * 28 * 28, max_pixels=UI_TARS_MAX_PIXELS)  # 3,136 / 12,845,056
-# Qwen3-VL checkpoints' preprocessor_config.json: patch 16 x merge 2, size {shortest_edge: 65536, longest_edge: 16777216}.
-QWEN3_VL_PIXEL_LIMITS = PixelLimits(min_pixels=65_536, max_pixels=16_777_216, factor=32)
-
-
-def smart_resize(
-    height: int,
-    width: int,
-    *,
-    factor: int = IMAGE_FACTOR,
-    min_pixels: int = UI_TARS_PIXEL_LIMITS.min_pixels,
-    max_pixels: int = UI_TARS_PIXEL_LIMITS.max_pixels,
-) -> tuple[int, int]:
-    """``(height, width)`` of the image the model sees (Qwen2.5-VL rule, argument order as in qwen-vl-utils).
-
-    Round each side to the nearest multiple of ``factor``; if the area then exceeds ``max_pixels`` scale both sides
-    by ``sqrt(h*w / max_pixels)`` and floor, if it falls below ``min_pixels`` scale up and ceil.
-    """
-    PixelLimits(min_pixels, max_pixels, factor)  # validates the limits
-    height, width = _positive_ints(height, width, what="image size (height, width)")
-    if max(height, width) / min(height, width) > MAX_ASPECT_RATIO:
-        raise ValueError(
-            f"aspect ratio of a {width}x{height} image is above {MAX_ASPECT_RATIO}; Qwen2.5-VL processors reject it"
-        )
-    h_bar = max(factor, round(height / factor) * factor)
-    w_bar = max(factor, round(width / factor) * factor)
-    if h_bar * w_bar > max_pixels:
-        beta = math.sqrt(height * width / max_pixels)
-        h_bar = max(factor, math.floor(height / beta / factor) * factor)
-        w_bar = max(factor, math.floor(width / beta / factor) * factor)
-    elif h_bar * w_bar < min_pixels:
-        beta = math.sqrt(min_pixels / (height * width))
-        h_bar = math.ceil(height * beta / factor) * factor
-        w_bar = math.ceil(width * beta / factor) * factor
-    return h_bar, w_bar
-
-
-def _positive_ints(a, b, *, what: str) -> tuple[int, int]:
-    try:
-        a, b = operator.index(a), operator.index(b)
-    except TypeError:
-        raise ValueError(f"{what} must be positive integers, got {(a, b)!r}") from None
-    if a <= 0 or b <= 0:
-        raise ValueError(f"{what} must be positive integers, got {(a, b)!r}")
-    return a, b
-
-
 def resized_size(size: tuple[int, int], limits: PixelLimits = UI_TARS_PIXEL_LIMITS) -> tuple[int, int]:
-    """``(width, height)`` (PIL order) of the smart-resized image for a ``(width, height)`` screenshot."""
-    width, height = size
-    h_bar, w_bar = smart_resize(
-        height, width, factor=limits.factor, min_pixels=limits.min_pixels, max_pixels=limits.max_pixels
-    )
-    return w_bar, h_bar
+    """``(width, height)`` of the smart-resized screenshot (``guikv.models.pixels.resized_size``; UI-TARS by default)."""
+    return _resized_size(size, limits)
 
 
 @dataclass(frozen=True)

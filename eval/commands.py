@@ -22,13 +22,13 @@ from eval.report import Table as ReportTable
 from eval.report import benchmark_metrics, write_report
 from eval.results import ResultsError
 from eval.runner import MEMORIES, EvalAborted, EvalConfig, RunProgress, SweepResult, run_sweep
-from eval.scoring import MODEL_FAMILIES, SCORING_MODES
-from guikv.loading import DEFAULT_MODEL, UI_TARS_MAX_PIXELS, UI_TARS_MIN_PIXELS, ModelLoadError
+from eval.scoring import ADAPTER_NAMES, SCORING_MODES
+from guikv.loading import DEFAULT_MODEL, ModelLoadError
 
 BenchmarkName = enum.Enum("BenchmarkName", {name: name for name in BENCHMARKS}, type=str)
 MemoryName = enum.Enum("MemoryName", {name: name for name in MEMORIES}, type=str)
 ModeName = enum.Enum("ModeName", {name: name for name in SCORING_MODES}, type=str)
-FamilyName = enum.Enum("FamilyName", {name: name for name in MODEL_FAMILIES}, type=str)
+AdapterChoice = enum.Enum("AdapterChoice", {name: name for name in ADAPTER_NAMES}, type=str)
 ReportModes = enum.Enum("ReportModes", {name: name for name in ("both", *SCORING_MODES)}, type=str)
 
 # Exit codes: 0 done; 1 stopped (too many failed generations in a row); 2 bad setup (flags, data, model, results dir);
@@ -153,13 +153,15 @@ def eval_command(
     images: Annotated[Path | None, _flag(DATA, "images directory (else variable/layout)", "--images")] = None,
     option: Annotated[list[str] | None, _flag(DATA, "benchmark option KEY=VALUE (repeatable)", "--option", "-o")] = None,
     limit: Annotated[int | None, _flag(DATA, "only the first N samples (multi-step: episodes)")] = None,
-    family: Annotated[FamilyName | None, _flag(MODEL, "prompt/parse family (default: from the model)")] = None,
+    adapter: Annotated[
+        AdapterChoice | None, _flag(MODEL, "prompt/parse format (default: the model family's)", "--adapter", "--family")
+    ] = None,
     device: Annotated[str, _flag(MODEL, "auto, cpu or cuda")] = "auto",
     dtype: Annotated[str, _flag(MODEL, "auto (bf16 on GPU), float32, bfloat16, float16")] = "auto",
     attn: Annotated[str | None, _flag(MODEL, "attention implementation (default: flash-attn if present)")] = None,
     trust_remote_code: Annotated[bool, _flag(MODEL, "needed for OpenCUA")] = False,
-    min_pixels: Annotated[int, _flag(MODEL, "processor min pixels")] = UI_TARS_MIN_PIXELS,
-    max_pixels: Annotated[int, _flag(MODEL, "processor max pixels")] = UI_TARS_MAX_PIXELS,
+    min_pixels: Annotated[int | None, _flag(MODEL, "processor min pixels (default: the model family's)")] = None,
+    max_pixels: Annotated[int | None, _flag(MODEL, "processor max pixels (default: the model family's)")] = None,
     results: Annotated[Path, _flag(OUTPUT, "results directory (resumable)", "--results")] = Path("results"),
     retry_failed: Annotated[bool, _flag(OUTPUT, "re-run samples whose generation failed")] = False,
     ray: Annotated[bool, _flag(OUTPUT, "spread samples over a Ray cluster", "--ray")] = False,
@@ -174,14 +176,14 @@ def eval_command(
         config = EvalConfig(
             benchmark=name, model=model, results_dir=results, methods=_csv(methods), budgets=_csv(budgets),
             memory=memory.value, prompts=prompts.value, scoring=scoring.value,
-            family=family.value if family else None, data_dir=located.data_dir, images_dir=located.images_dir,
+            adapter=adapter.value if adapter else None, data_dir=located.data_dir, images_dir=located.images_dir,
             options=options, method_options=method_options(method_option or []), max_new_tokens=max_new_tokens,
             limit=limit, device=device, dtype=dtype, attn_implementation=attn, trust_remote_code=trust_remote_code,
             min_pixels=min_pixels, max_pixels=max_pixels, retry_failed=retry_failed, ray=ray, ray_address=ray_address,
             workers=workers, threads=threads,
         )
-    except (BenchmarkDataError, ValueError, TypeError) as error:
-        console.print(f"[red]error:[/red] {escape(str(error))}")
+    except (BenchmarkDataError, ModelLoadError, ValueError, TypeError) as error:  # an unknown model: before it loads
+        console.print(f"[red]error:[/red] {escape(str(error))}", soft_wrap=True)
         raise typer.Exit(EXIT_SETUP) from None
     if not config.data_dir or not config.images_dir:  # pragma: no cover - locate always resolves both
         raise typer.Exit(EXIT_SETUP)

@@ -23,8 +23,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.coords import UI_TARS_PIXEL_LIMITS, PixelLimits, resized_size  # the Qwen2.5-VL rule (spec A.4)
-from agent.coords import smart_resize as smart_resize  # re-exported: the rule the parsers divide by
+from guikv.models.pixels import PixelLimits, resized_size  # the Qwen2.5-VL rule (spec A.4)
+from guikv.models.pixels import smart_resize as smart_resize  # re-exported: the rule the parsers divide by
+from guikv.models.registry import UI_TARS_PIXEL_LIMITS
 
 Point = tuple[float, float]
 OpenCUAAction = tuple[str, Any]

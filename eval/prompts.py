@@ -1,4 +1,4 @@
-"""Prompt texts the GUI-KV reference drivers send, per benchmark and model family.
+"""Prompt texts the GUI-KV reference drivers send, per benchmark and model adapter.
 
 These strings are interfaces: the paper's numbers were measured with exactly these bytes (typos, stray quotes and
 trailing spaces included), so they are reproduced verbatim (specs/models.md Appendix P, specs/benchmarks.md §1.3, §2.3,
@@ -6,6 +6,8 @@ trailing spaces included), so they are reproduced verbatim (specs/models.md Appe
 """
 
 from __future__ import annotations
+
+from guikv.models.qwen3_vl_tools import render_system_prompt
 
 # --- shared pieces ------------------------------------------------------------------------------------------------
 
@@ -49,6 +51,15 @@ Action:
 Finally, output the action as PyAutoGUI code or the following functions:
 - {{"name": "computer.triple_click", "description": "Triple click on the screen", "parameters": {{"type": "object", "properties": {{"x": {{"type": "number", "description": "The x coordinate of the triple click"}}, "y": {{"type": "number", "description": "The y coordinate of the triple click"}}}}, "required": ["x", "y"]}}}}
 - {{"name": "computer.terminate", "description": "Terminate the current task and report its completion status", "parameters": {{"type": "object", "properties": {{"status": {{"type": "string", "enum": ["success", "failure"], "description": "The status of the task"}}}}, "required": ["status"]}}}}"""  # noqa: E501
+
+QWEN3_VL_SYSTEM = render_system_prompt("computer_use")
+"""Qwen3-VL's system turn: "You are a helpful assistant." + the ``computer_use`` tool on a 1000x1000 grid, built as
+Qwen's cookbook builds it (``QwenLM/Qwen3-VL`` ``cookbooks/computer_use.ipynb``: ``ComputerUse(cfg={"display_width_px":
+1000, "display_height_px": 1000})`` through Qwen-Agent's ``NousFnCallPrompt``; text in ``guikv.models.qwen3_vl_tools``).
+The GUI-KV reference has no Qwen3-VL driver, so every Qwen3-VL prompt is the cookbook's in both prompt modes."""
+
+QWEN3_VL_TASK = "{instruction}"
+"""The cookbook's user turn is ``[screenshot, the user query verbatim]`` (computer_use notebook)."""
 
 # --- AgentNetBench (Appendix P) -----------------------------------------------------------------------------------
 
@@ -218,30 +229,30 @@ MIND2WEB_OPENCUA = (
 )
 
 
-def agentnetbench_prompt(family: str, instruction: str) -> str:
+def agentnetbench_prompt(adapter: str, instruction: str) -> str:
     """The final-turn prompt text of an AgentNetBench step."""
-    template = {"ui_tars": AGENTNETBENCH_UI_TARS, "opencua": AGENTNETBENCH_OPENCUA}[family]
+    template = {"ui_tars": AGENTNETBENCH_UI_TARS, "opencua": AGENTNETBENCH_OPENCUA, "qwen3_vl": QWEN3_VL_TASK}[adapter]
     return template.format(instruction=instruction)
 
 
-def androidcontrol_prompt(family: str, level: str, goal: str, step_instruction: str, previous_actions: str) -> str:
+def androidcontrol_prompt(adapter: str, level: str, goal: str, step_instruction: str, previous_actions: str) -> str:
     """The user prompt text of an AndroidControl step at instruction level ``high`` or ``low``."""
     template = {
         ("ui_tars", "high"): ANDROIDCONTROL_UI_TARS_HIGH,
         ("ui_tars", "low"): ANDROIDCONTROL_UI_TARS_LOW,
         ("opencua", "high"): ANDROIDCONTROL_OPENCUA_HIGH,
         ("opencua", "low"): ANDROIDCONTROL_OPENCUA_LOW,
-    }[(family, level)]
+    }[(adapter, level)]
     return template.format(goal=goal, task=step_instruction, previous_actions=previous_actions)
 
 
-def screenspot_prompt(family: str, instruction: str) -> str:
+def screenspot_prompt(adapter: str, instruction: str) -> str:
     """The user prompt text of a ScreenSpot v2 / Pro grounding item."""
-    template = {"ui_tars": SCREENSPOT_UI_TARS, "opencua": SCREENSPOT_OPENCUA}[family]
+    template = {"ui_tars": SCREENSPOT_UI_TARS, "opencua": SCREENSPOT_OPENCUA, "qwen3_vl": QWEN3_VL_TASK}[adapter]
     return template.format(instruction=instruction)
 
 
-def mind2web_prompt(family: str, instruction: str, previous_actions: str) -> str:
+def mind2web_prompt(adapter: str, instruction: str, previous_actions: str) -> str:
     """The user prompt text of one Multimodal-Mind2Web generation."""
-    template = {"ui_tars": MIND2WEB_UI_TARS, "opencua": MIND2WEB_OPENCUA}[family]
+    template = {"ui_tars": MIND2WEB_UI_TARS, "opencua": MIND2WEB_OPENCUA}[adapter]
     return template.format(instruction=instruction, previous_actions=previous_actions)

@@ -124,7 +124,7 @@ class RunResult:
         options = ", ".join(f"{k}={v}" for k, v in sorted(run.options.items()))
         extra = f", {options}" if options else ""
         return (f"{run.benchmark}: {Path(run.model).name if Path(run.model).is_absolute() else run.model} "
-                f"({run.family}), {run.memory} memory, {run.prompts} prompts{extra}")
+                f"({run.adapter}), {run.memory} memory, {run.prompts} prompts{extra}")
 
 
 def load_run(path: Path) -> RunResult:

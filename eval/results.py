@@ -10,7 +10,7 @@ Layout of a results directory::
         reference/<reference names>  the reference's file names and keys, scored as the reference scores (quirks kept)
         corrected/<reference names>  the same names and keys, quirks fixed
 
-A row is identified by its run (:data:`RUN_FIELDS`: benchmark, model, family, memory, prompts, method, budget, ...) and
+A row is identified by its run (:data:`RUN_FIELDS`: benchmark, model, adapter, memory, prompts, method, budget, ...) and
 its sample id; that pair is the resume key, and readers keep the first row of a key, so nothing is ever counted twice.
 """
 
@@ -37,7 +37,7 @@ LOCK_FILE = ".results.lock"
 RUN_FIELDS = (
     "benchmark",
     "model",
-    "family",
+    "adapter",
     "memory",
     "prompts",
     "method",
@@ -75,7 +75,7 @@ class RunSpec:
 
     benchmark: str
     model: str
-    family: str
+    adapter: str
     memory: str
     prompts: str
     method: str
@@ -112,7 +112,7 @@ class RunSpec:
         return f"{self.budget_percent:g}" if budget.is_fraction else f"{budget.value}tok"
 
     def setting_hash(self) -> str:
-        """Eight hex digits over what is neither in the folder names nor the method/budget (family, options, ...)."""
+        """Eight hex digits over what is neither in the folder names nor the method/budget (adapter, options, ...)."""
         extra = {k: v for k, v in self.to_dict().items() if k not in ("benchmark", "memory", "prompts", "method", "budget")}
         return hashlib.sha1(json.dumps(extra, sort_keys=True).encode()).hexdigest()[:8]
 
@@ -165,6 +165,8 @@ def read_rows(path: Path) -> RowFile:
             row = json.loads(line)
             if not isinstance(row, dict) or "sample_id" not in row:
                 raise ValueError("not a result row (a JSON object with 'sample_id')")
+            if "family" in row and "adapter" not in row:  # rows written before eval named it the adapter (issue 10)
+                row["adapter"] = row.pop("family")
         except ValueError as error:
             if number == len(lines) and not text.endswith("\n"):
                 truncated = True  # the write the process was killed in
@@ -294,7 +296,7 @@ def score_from_row(row: Mapping[str, Any], mode: ScoringMode) -> Score:
     """The :class:`Score` a row holds for ``mode``, as the benchmark's ``summarize`` takes it."""
     record = row["scores"][mode]
     return Score(
-        str(row["sample_id"]), row["benchmark"], row["family"], mode, float(record["value"]), record["prediction"],
+        str(row["sample_id"]), row["benchmark"], row["adapter"], mode, float(record["value"]), record["prediction"],
         record["details"], row["meta"], record["error"],
     )
 
@@ -399,7 +401,7 @@ def screenspot_v2_files(result: RunScores) -> dict[str, Any]:
         if score.error is not None and result.mode == "reference":
             continue
         pred = score.details.get("pred")
-        if pred is not None and result.run.family == "ui_tars":
+        if pred is not None and result.run.adapter == "ui_tars":
             pred = [*pred, *pred]
         details.append({
             "img_path": score.details["img_path"],

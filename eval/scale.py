@@ -1,7 +1,7 @@
 """Scale-out over a Ray cluster: one model replica per GPU (or per CPU worker), rows gathered by the driver.
 
-Each worker is a Ray actor holding one :class:`eval.runner.Replayer` (the benchmark's data and one model loaded once);
-the driver hands out :class:`eval.runner.WorkUnit` s (independent pieces of a run: a chunk of single-screenshot
+Each worker is a Ray actor holding one :class:`eval.replayer.Replayer` (the benchmark's data and one model loaded once);
+the driver hands out :class:`eval.planning.WorkUnit` s (independent pieces of a run: a chunk of single-screenshot
 samples, an episode) and writes the rows each returns into the same results file, as the in-process runner does. A
 unit's rows are the rows the in-process runner would write for it (timings aside): same prompts, same seeds, same
 greedy decoding.
@@ -18,7 +18,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from eval.runner import EvalConfig, Replayer, WorkUnit
+from eval.config import EvalConfig
+from eval.planning import WorkUnit
+from eval.replayer import Replayer
 
 UNITS_IN_FLIGHT = 2
 """Units queued per worker, so a worker never waits for the driver between two units."""

@@ -13,10 +13,12 @@ from collections.abc import Iterable, Sequence
 from typing import Literal, get_args
 
 ScoringMode = Literal["reference", "corrected"]
-ModelFamily = Literal["ui_tars", "opencua"]
+AdapterName = Literal["ui_tars", "opencua", "qwen3_vl"]
+"""The prompt/parse format a run uses, by the agent adapter's name (``agent.models.ADAPTERS``; a model spec's
+``default_adapter`` in ``guikv.models``): one name per concept across the packages."""
 
 SCORING_MODES: tuple[str, ...] = get_args(ScoringMode)
-MODEL_FAMILIES: tuple[str, ...] = get_args(ModelFamily)
+ADAPTER_NAMES: tuple[str, ...] = get_args(AdapterName)
 DEFAULT_MODE: ScoringMode = "corrected"
 
 Point = tuple[float, float]
@@ -29,11 +31,11 @@ def check_mode(mode: str) -> ScoringMode:
     return mode  # type: ignore[return-value]
 
 
-def check_family(family: str) -> ModelFamily:
-    """``family`` itself, or a ValueError naming the model families the benchmarks know."""
-    if family not in MODEL_FAMILIES:
-        raise ValueError(f"unknown model family {family!r}; expected one of {', '.join(MODEL_FAMILIES)}")
-    return family  # type: ignore[return-value]
+def check_adapter(adapter: str) -> AdapterName:
+    """``adapter`` itself, or a ValueError naming the model adapters the benchmarks know."""
+    if adapter not in ADAPTER_NAMES:
+        raise ValueError(f"unknown model adapter {adapter!r}; expected one of {', '.join(ADAPTER_NAMES)}")
+    return adapter  # type: ignore[return-value]
 
 
 def in_xyxy(point: Sequence[float], box: Sequence[float]) -> bool:

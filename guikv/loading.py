@@ -8,11 +8,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from guikv.models.pixels import QWEN2_5_VL_MAX_PIXELS, QWEN2_5_VL_MIN_PIXELS
 from guikv.processor import VisionTextProcessor
 
-# UI-TARS' pixel limits (spec A.4): min 100*28*28, max 16384*28*28.
-UI_TARS_MIN_PIXELS = 100 * 28 * 28
-UI_TARS_MAX_PIXELS = 16384 * 28 * 28
+# UI-TARS' pixel limits (spec A.4): min 100*28*28, max 16384*28*28 (Qwen2.5-VL's; guikv.models.pixels).
+UI_TARS_MIN_PIXELS = QWEN2_5_VL_MIN_PIXELS
+UI_TARS_MAX_PIXELS = QWEN2_5_VL_MAX_PIXELS
 DEFAULT_MODEL = "ByteDance-Seed/UI-TARS-1.5-7B"
 
 

@@ -3,7 +3,7 @@
 
 Sources: Qwen's cookbook ``QwenLM/Qwen3-VL`` @ 9658872 (``cookbooks/utils/agent_function_call.py``,
 ``cookbooks/computer_use.ipynb``, ``cookbooks/mobile_agent.ipynb``) and Qwen-Agent's ``NousFnCallPrompt`` (@ 31a4d36);
-the tool texts and how the system prompt is built are in ``agent.models.qwen3_vl_tools``.
+the tool texts and how the system prompt is built are in ``guikv.models.qwen3_vl_tools``.
 
 History, append-only::
 
@@ -17,7 +17,7 @@ screenshot]`` (mobile); later screenshots go in image-only user turns, as Qwen3-
 
 Output: free text (``Thought: ...`` / ``Action: "..."`` in the mobile notebook's verbatim answer, or a ``<think>``
 block), then one or more ``<tool_call>\\n{"name": "computer_use", "arguments": {"action": ..., ...}}\\n</tool_call>``
-blocks (parsed by ``agent.models.tool_calls``: bounded, strict JSON). Arguments are checked as the cookbook's tool
+blocks (parsed by ``guikv.models.tool_calls``: bounded, strict JSON). Arguments are checked as the cookbook's tool
 checks them (``jsonschema`` types and enums, then the keys its ``call`` reads), plus bounds: points in [0, 1000],
 ``|pixels|`` <= ``MAX_SCROLL``, times in [0, ``MAX_SECONDS``], at most ``MAX_KEYS`` keys, ``MAX_TEXT_CHARS`` of text.
 Within those bounds, scrolls and waits are then clamped to the caps every adapter shares (``MAX_SCROLL_AMOUNT``
@@ -69,8 +69,6 @@ from agent.models.base import (
     image_item,
     normalize_key,
 )
-from agent.models.qwen3_vl_tools import DEFAULT_SYSTEM, GRID, TOOLS, render_system_prompt
-from agent.models.tool_calls import BadToolCall, check_text, parse_tool_call, split_tool_calls
 from environments.actions import (
     Action,
     Click,
@@ -92,6 +90,8 @@ from environments.actions import (
     Wait,
 )
 from environments.keys import canonical_key
+from guikv.models.qwen3_vl_tools import DEFAULT_SYSTEM, GRID, TOOLS, render_system_prompt
+from guikv.models.tool_calls import BadToolCall, check_text, parse_tool_call, split_tool_calls
 
 MAX_TEXT_CHARS = 10_000
 MAX_KEYS = 8

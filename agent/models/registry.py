@@ -1,8 +1,7 @@
-"""Model adapters by name, and the adapter for a checkpoint picked from its config (architectures / model_type)."""
+"""Model adapters by name, and the adapter for a checkpoint: its model spec's ``default_adapter`` (guikv.models)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -12,33 +11,10 @@ from agent.models.base import ModelAdapter
 from agent.models.opencua import OpenCUAAdapter
 from agent.models.qwen3_vl import Qwen3VLAdapter
 from agent.models.ui_tars import UITarsAdapter
+from guikv.models.registry import MODEL_SPECS, spec_for_model
+from guikv.models.registry import UnknownModelError as GuikvUnknownModelError
 
 ADAPTERS: dict[str, type[ModelAdapter]] = {cls.name: cls for cls in (UITarsAdapter, OpenCUAAdapter, Qwen3VLAdapter)}
-
-# A stock Qwen2.5-VL checkpoint is prompted as UI-TARS-1.5 (which is one); OpenCUA ships remote code; Qwen3-VL
-# (dense and MoE) gets its own computer_use tool calls. (Issue 10 moves this mapping into guikv's model specs.)
-ARCHITECTURES: dict[str, str] = {
-    "Qwen2_5_VLForConditionalGeneration": "ui_tars",
-    "OpenCUAForConditionalGeneration": "opencua",
-    "Qwen3VLForConditionalGeneration": "qwen3_vl",
-    "Qwen3VLMoeForConditionalGeneration": "qwen3_vl",
-}
-MODEL_TYPES: dict[str, str] = {
-    "qwen2_5_vl": "ui_tars",
-    "opencua": "opencua",
-    "qwen3_vl": "qwen3_vl",
-    "qwen3_vl_moe": "qwen3_vl",
-}
-# Last resort for hub ids whose config cannot be read offline.
-NAME_HINTS: dict[str, str] = {
-    "ui-tars": "ui_tars",
-    "ui_tars": "ui_tars",
-    "uitars": "ui_tars",
-    "opencua": "opencua",
-    "qwen3-vl": "qwen3_vl",
-    "qwen3_vl": "qwen3_vl",
-}
-
 
 def make_adapter(name: str, **options: Any) -> ModelAdapter:
     """The adapter registered as ``name`` with its options (fields of its dataclass); ``ValueError`` naming an unknown
@@ -57,39 +33,34 @@ def make_adapter(name: str, **options: Any) -> ModelAdapter:
 
 
 def adapter_for_model(name_or_path: str | Path, config: Any = None, **options: Any) -> ModelAdapter:
-    """The adapter for a checkpoint: by ``config.architectures``, then ``config.model_type``, then the name.
+    """The adapter for a checkpoint: the ``default_adapter`` of its model spec (``guikv.models.spec_for_model``: by
+    ``config.model_type`` / ``architectures``, else the name of a hub id with no local config).
 
     ``config`` is a transformers ``PretrainedConfig``, a ``config.json`` dict, or ``None`` (then ``config.json`` is
-    read from ``name_or_path`` when it is a local folder).
+    read from ``name_or_path`` when it is a local folder). A model no family matches, or whose family has no agent
+    adapter, is an ``UnknownModelError`` naming the families that have one.
     """
-    if config is None:
-        config_file = Path(name_or_path) / "config.json"
-        if config_file.is_file():
-            try:
-                config = json.loads(config_file.read_text())
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{config_file} is not valid JSON ({exc}); expected a model config") from exc
-    architectures = list(_field(config, "architectures") or [])
-    model_type = _field(config, "model_type")
-    for architecture in architectures:
-        if architecture in ARCHITECTURES:
-            return make_adapter(ARCHITECTURES[architecture], **options)
-    if model_type in MODEL_TYPES:
-        return make_adapter(MODEL_TYPES[model_type], **options)
-    lowered = str(name_or_path).lower()
-    for hint, adapter in NAME_HINTS.items():
-        if hint in lowered:
-            return make_adapter(adapter, **options)
-    found = f"architectures={architectures}, model_type={model_type!r}" if config is not None else "no config"
-    raise UnknownModelError(
-        f"no model adapter for {str(name_or_path)!r} ({found}). Known architectures: {sorted(ARCHITECTURES)}; "
-        f"model types: {sorted(MODEL_TYPES)}. Pick one explicitly with make_adapter(name), name in {sorted(ADAPTERS)}."
+    try:
+        spec = spec_for_model(name_or_path, config)
+    except GuikvUnknownModelError as exc:
+        raise UnknownModelError(f"no model adapter for {str(name_or_path)!r}: {exc}. {_pick_one()}") from None
+    if spec.default_adapter is None:
+        raise UnknownModelError(
+            f"no model adapter for {str(name_or_path)!r}: its family {spec.name} ({'/'.join(spec.architectures)}) has no "
+            f"default agent adapter. {_pick_one()}"
+        )
+    # The family's own needs first (how it writes points, its processor's pixel limits), then what the caller set.
+    defaults: dict[str, Any] = dict(spec.default_adapter_options)
+    if spec.pixels is not None:
+        limits = spec.pixels.limits
+        defaults.update(min_pixels=limits.min_pixels, max_pixels=limits.max_pixels)
+    return make_adapter(spec.default_adapter, **{**defaults, **options})
+
+
+def _pick_one() -> str:
+    served = "; ".join(
+        f"{spec.name} ({'/'.join(spec.architectures)}) -> {spec.default_adapter}"
+        for spec in MODEL_SPECS.values()
+        if spec.default_adapter is not None
     )
-
-
-def _field(config: Any, key: str) -> Any:
-    if config is None:
-        return None
-    if isinstance(config, dict):
-        return config.get(key)
-    return getattr(config, key, None)
+    return f"Families with an adapter: {served}. Pick one explicitly with make_adapter(name), name in {sorted(ADAPTERS)}."

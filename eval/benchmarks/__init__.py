@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from agent.coords import UI_TARS_PIXEL_LIMITS, PixelLimits
 from eval.benchmarks.agentnetbench import AgentNetBench
 from eval.benchmarks.androidcontrol import AndroidControl
 from eval.benchmarks.base import (
@@ -28,6 +27,8 @@ from eval.benchmarks.base import (
 from eval.benchmarks.mind2web import Mind2Web
 from eval.benchmarks.screenspot_pro import ScreenSpotPro
 from eval.benchmarks.screenspot_v2 import ScreenSpotV2
+from guikv.models.pixels import PixelLimits
+from guikv.models.registry import UI_TARS_PIXEL_LIMITS
 
 BENCHMARKS: Mapping[str, type[Benchmark]] = {
     cls.name: cls for cls in (AgentNetBench, AndroidControl, ScreenSpotV2, ScreenSpotPro, Mind2Web)

@@ -39,7 +39,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from agent.coords import UI_TARS_PIXEL_LIMITS, PixelLimits
 from eval import prompts
 from eval.benchmarks.base import (
     BadRecord,
@@ -59,17 +58,20 @@ from eval.benchmarks.base import (
     require_box,
 )
 from eval.parsing import ActionParseError, box_point, opencua_code_lines, parse_opencua_actions, parse_ui_tars
+from eval.qwen3_vl_parsing import action_of, grid_point, qwen3_vl_calls
 from eval.scoring import (
     DEFAULT_MODE,
-    ModelFamily,
+    AdapterName,
     ScoringMode,
-    check_family,
+    check_adapter,
     check_mode,
     in_xywh,
     mean,
     soft_point_score,
     text_similarity_score,
 )
+from guikv.models.pixels import PixelLimits
+from guikv.models.registry import UI_TARS_PIXEL_LIMITS
 
 BenchAction = tuple[str, Any]
 POSITIONAL_TYPES = ("click", "doubleclick", "rightclick", "tripleclick", "moveto", "dragto")
@@ -131,17 +133,17 @@ class AgentNetBenchSample(Sample):
 
     def messages(
         self,
-        family: ModelFamily,
+        adapter: AdapterName,
         *,
         mode: ScoringMode = DEFAULT_MODE,
         history: History | None = None,
         turns: Sequence[str] = (),
     ) -> list[Message]:
-        check_family(family)
+        check_adapter(adapter)
         check_mode(mode)
         history = history or {}
         window = self.image_window()
-        opencua_quirk = family == "opencua" and mode == "reference"
+        opencua_quirk = adapter == "opencua" and mode == "reference"
         stale = self._stale_image() if opencua_quirk else None
         first_text = max(0, self.step_index - self.history_length)
         messages = []
@@ -153,8 +155,8 @@ class AgentNetBenchSample(Sample):
                 messages.append(Message("user", (stale,)))
             if step.index >= first_text:
                 messages.append(Message("assistant", (self.history_text(step, history),)))
-        messages.append(Message("user", (self.image, prompts.agentnetbench_prompt(family, self.instruction))))
-        return messages
+        messages.append(Message("user", (self.image, prompts.agentnetbench_prompt(adapter, self.instruction))))
+        return [Message("system", (prompts.QWEN3_VL_SYSTEM,)), *messages] if adapter == "qwen3_vl" else messages
 
 
 # --- prediction -> benchmark actions ------------------------------------------------------------------------------
@@ -215,10 +217,52 @@ def opencua_actions(
     return parse_opencua_actions("\n".join(lines), width, height, decode_strings=mode == "corrected", limits=limits)
 
 
-def predicted_actions(
-    text: str, family: ModelFamily, width: int, height: int, mode: ScoringMode, limits: PixelLimits = UI_TARS_PIXEL_LIMITS
+QWEN3_VL_POINTER = {
+    "left_click": "click", "double_click": "doubleclick", "triple_click": "tripleclick", "right_click": "rightclick",
+    "mouse_move": "moveto", "left_click_drag": "dragto",
+}
+
+
+def qwen3_vl_actions(
+    text: str, width: int, height: int, mode: ScoringMode, limits: PixelLimits = UI_TARS_PIXEL_LIMITS
 ) -> list[BenchAction]:
-    mapper = {"ui_tars": ui_tars_actions, "opencua": opencua_actions}[check_family(family)]
+    """Qwen3-VL ``computer_use`` calls as AgentNetBench tuples, in order; raises ActionParseError.
+
+    Points are already normalized (0-1000 grid of the image; ``width``/``height``/``limits`` are unused). ``key`` is a
+    ``press`` of one key or a ``hotkey`` of several (lower-cased, ``cmd`` -> ``ctrl`` as for OpenCUA), ``type`` a
+    ``write``, ``scroll``/``hscroll`` a ``scroll`` (corrected mode: after a ``moveto`` to its coordinate, as UI-TARS'
+    scroll expands), ``terminate`` its status. ``middle_click``, ``wait`` and ``answer`` have no AgentNetBench type.
+    """
+    actions: list[BenchAction] = []
+    for call in qwen3_vl_calls(text):
+        action, arguments = action_of(call), call.arguments
+        if action in QWEN3_VL_POINTER:
+            if "coordinate" in arguments:
+                actions.append((QWEN3_VL_POINTER[action], grid_point(arguments["coordinate"])))
+        elif action == "type":
+            actions.append(("write", str(arguments.get("text", ""))))
+        elif action == "key":
+            keys = arguments.get("keys")
+            if not isinstance(keys, list) or not keys:
+                raise ActionParseError(f"key action needs a non-empty 'keys' list, got {str(keys)[:60]}")
+            keys = ["ctrl" if str(k).strip().lower() in ("cmd", "command") else str(k).strip().lower() for k in keys]
+            actions.append(("hotkey" if len(keys) > 1 else "press", keys))
+        elif action in ("scroll", "hscroll"):
+            pixels = arguments.get("pixels", 0)
+            if isinstance(pixels, bool) or not isinstance(pixels, int | float):
+                raise ActionParseError(f"scroll 'pixels' must be a number, got {str(pixels)[:60]}")
+            if mode == "corrected" and "coordinate" in arguments:
+                actions.append(("moveto", grid_point(arguments["coordinate"])))
+            actions.append(("scroll", int(pixels)))
+        elif action == "terminate":
+            actions.append(("terminate", "success" if arguments.get("status") == "success" else "failure"))
+    return actions
+
+
+def predicted_actions(
+    text: str, adapter: AdapterName, width: int, height: int, mode: ScoringMode, limits: PixelLimits = UI_TARS_PIXEL_LIMITS
+) -> list[BenchAction]:
+    mapper = {"ui_tars": ui_tars_actions, "opencua": opencua_actions, "qwen3_vl": qwen3_vl_actions}[check_adapter(adapter)]
     return mapper(text, width, height, mode, limits)
 
 
@@ -382,6 +426,7 @@ class AgentNetBench(Benchmark):
     data_description: ClassVar[str] = "AgentNetBench test_data: one <task_id>.json per trajectory"
     multi_step: ClassVar[bool] = True
     max_new_tokens: ClassVar[int] = 1000
+    adapters: ClassVar[tuple[str, ...]] = ("ui_tars", "opencua", "qwen3_vl")
     result_files: ClassVar[tuple[str, ...]] = ("agentnetbench_results_budget.json",)
 
     def __post_init__(self) -> None:
@@ -481,7 +526,7 @@ class AgentNetBench(Benchmark):
         return AgentNetTruth(actions, alternatives, milestone)
 
     def score(
-        self, prediction: str | Sequence[str], sample: Sample, family: ModelFamily, mode: ScoringMode = DEFAULT_MODE
+        self, prediction: str | Sequence[str], sample: Sample, adapter: AdapterName, mode: ScoringMode = DEFAULT_MODE
     ) -> Score:
         check_mode(mode)
         if not isinstance(sample, AgentNetBenchSample):
@@ -497,15 +542,15 @@ class AgentNetBench(Benchmark):
             "gt_type": sample.meta["gt_type"],
         }
         try:
-            actions = predicted_actions(text, family, sample.image.width, sample.image.height, mode, self.pixels)
+            actions = predicted_actions(text, adapter, sample.image.width, sample.image.height, mode, self.pixels)
         except ActionParseError as error:
             details.update(predicted_actions=[], used_alternative=False, scored=False)
-            return Score(sample.id, self.name, family, mode, 0.0, [], details, dict(sample.meta), str(error))
+            return Score(sample.id, self.name, adapter, mode, 0.0, [], details, dict(sample.meta), str(error))
         value, used_alternative = score_step(actions, truth, mode)
         details.update(
             predicted_actions=_jsonable(actions), used_alternative=used_alternative, scored=bool(actions and truth.actions)
         )
-        return Score(sample.id, self.name, family, mode, float(value), _jsonable(actions), details, dict(sample.meta))
+        return Score(sample.id, self.name, adapter, mode, float(value), _jsonable(actions), details, dict(sample.meta))
 
     def summarize(self, scores: Sequence[Score], data: Dataset, mode: ScoringMode = DEFAULT_MODE) -> dict[str, Any]:
         """``metrics`` with the reference's keys (§1.5); ``action_type_steps`` counts the steps behind each type score."""

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from agent.coords import UI_TARS_PIXEL_LIMITS, PixelLimits
 from eval import prompts
 from eval.benchmarks.base import (
     BadRecord,
@@ -44,7 +43,9 @@ from eval.benchmarks.base import (
     require,
 )
 from eval.parsing import ActionParseError, first_ui_tars_action, literal_point, parse_opencua_actions
-from eval.scoring import DEFAULT_MODE, ModelFamily, ScoringMode, check_family, check_mode, mean
+from eval.scoring import DEFAULT_MODE, AdapterName, ScoringMode, check_adapter, check_mode, mean
+from guikv.models.pixels import PixelLimits
+from guikv.models.registry import UI_TARS_PIXEL_LIMITS
 
 DATA_FILE = "500_steps.json"
 GROUNDING_TYPES = ("click", "long_press", "type_text")
@@ -98,18 +99,18 @@ class AndroidControlSample(Sample):
 
     def messages(
         self,
-        family: ModelFamily,
+        adapter: AdapterName,
         *,
         mode: ScoringMode = DEFAULT_MODE,
         history: History | None = None,
         turns: Sequence[str] = (),
     ) -> list[Message]:
-        check_family(family)
+        check_adapter(adapter)
         check_mode(mode)
         previous = "\n".join(self.previous_actions)
-        text = prompts.androidcontrol_prompt(family, self.level, self.goal, self.step_instruction, previous)
+        text = prompts.androidcontrol_prompt(adapter, self.level, self.goal, self.step_instruction, previous)
         user = Message("user", (self.image, text))
-        return [Message("system", (prompts.UI_TARS_SYSTEM,)), user] if family == "ui_tars" else [user]
+        return [Message("system", (prompts.UI_TARS_SYSTEM,)), user] if adapter == "ui_tars" else [user]
 
 
 # --- prediction -> driver operation --------------------------------------------------------------------------------
@@ -322,14 +323,14 @@ class AndroidControl(Benchmark):
         )
 
     def score(
-        self, prediction: str | Sequence[str], sample: Sample, family: ModelFamily, mode: ScoringMode = DEFAULT_MODE
+        self, prediction: str | Sequence[str], sample: Sample, adapter: AdapterName, mode: ScoringMode = DEFAULT_MODE
     ) -> Score:
         check_mode(mode)
         if not isinstance(sample, AndroidControlSample):
             raise TypeError(f"{self.name} cannot score a {type(sample).__name__}")
         turns = as_turns(prediction)
         text = turns[-1] if turns else ""
-        mapper = {"ui_tars": ui_tars_prediction, "opencua": opencua_prediction}[check_family(family)]
+        mapper = {"ui_tars": ui_tars_prediction, "opencua": opencua_prediction}[check_adapter(adapter)]
         error = None
         try:
             pred = mapper(text, sample.image.width, sample.image.height, mode, self.pixels)
@@ -344,7 +345,7 @@ class AndroidControl(Benchmark):
             "grounding": sample.meta["gt_type"] in GROUNDING_TYPES,
             "correct": correct,
         }
-        return Score(sample.id, self.name, family, mode, float(correct), pred.to_dict(), details, dict(sample.meta), error)
+        return Score(sample.id, self.name, adapter, mode, float(correct), pred.to_dict(), details, dict(sample.meta), error)
 
     def summarize(self, scores: Sequence[Score], data: Dataset, mode: ScoringMode = DEFAULT_MODE) -> dict[str, Any]:
         """``metrics`` with the reference's keys (§2.5, §2.7)."""

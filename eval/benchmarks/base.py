@@ -7,17 +7,17 @@ The seam for a runner (issue 5)::
     outputs, scores = {}, []                                     # sample id -> the model's outputs (the history)
     for sample in data:                                          # episodes' steps come in order
         turns = []
-        while sample.wants_more(turns, family, mode=mode, history=outputs):
-            chat = sample.chat(family, mode=mode, history=outputs, turns=turns)   # Qwen content format, PIL images
+        while sample.wants_more(turns, adapter, mode=mode, history=outputs):
+            chat = sample.chat(adapter, mode=mode, history=outputs, turns=turns)   # Qwen content format, PIL images
             turns.append(model(chat))
         outputs[sample.id] = turns
-        scores.append(bench.score(turns, sample, family, mode))
+        scores.append(bench.score(turns, sample, adapter, mode))
     summary = bench.summarize(scores, data, mode)                # reference keys + bad records
 
 Memory modes on multi-step benchmarks (``bench.multi_step``; episodes in ``data.episodes``): ``reference`` memory
 (the paper's re-prefill of the last N screenshots) sends ``sample.chat(...)`` whole at every step, where earlier steps
 appear as the reference lays them out (AgentNetBench: ``# Step k:`` assistant turns holding the model's own earlier
-outputs, looked up in ``history``). A persistent memory session instead starts from ``data.preamble(episode, family)``,
+outputs, looked up in ``history``). A persistent memory session instead starts from ``data.preamble(episode, adapter)``,
 appends only ``sample.turn(...)`` (the new user message: current screenshot + prompt) per step or generation, and keeps
 the model's raw output as the assistant turn after it, as generated. The final user turn is identical in both memory
 modes; only how earlier steps are represented differs. ``mode`` matters for prompts too: some reference quirks live in
@@ -37,8 +37,9 @@ from typing import Any, ClassVar, TypeVar
 
 from PIL import Image, UnidentifiedImageError
 
-from agent.coords import UI_TARS_PIXEL_LIMITS, PixelLimits
-from eval.scoring import DEFAULT_MODE, ModelFamily, ScoringMode
+from eval.scoring import DEFAULT_MODE, AdapterName, ScoringMode
+from guikv.models.pixels import PixelLimits
+from guikv.models.registry import UI_TARS_PIXEL_LIMITS
 
 History = Mapping[str, str | Sequence[str]]
 """The model's outputs for samples already run, keyed by sample id (one string, or every generation of the sample)."""
@@ -159,7 +160,7 @@ class Sample(ABC):
     """One unit the model is prompted for and scored on (a grounding item, an episode step, a Mind2Web row).
 
     ``truth`` is the benchmark's ground truth; ``meta`` holds what summaries group by (split, category, platform,
-    episode id, step index, ...). Prompts depend on the model family, the scoring mode (some reference quirks live in
+    episode id, step index, ...). Prompts depend on the model adapter, the scoring mode (some reference quirks live in
     sample construction), the outputs of earlier samples (``history``) and the earlier generations of this sample
     (``turns``; Mind2Web regenerates after a scroll).
     """
@@ -177,7 +178,7 @@ class Sample(ABC):
     @abstractmethod
     def messages(
         self,
-        family: ModelFamily,
+        adapter: AdapterName,
         *,
         mode: ScoringMode = DEFAULT_MODE,
         history: History | None = None,
@@ -186,32 +187,32 @@ class Sample(ABC):
         """The full prompt for the next generation (what the reference re-prefills)."""
 
     def wants_more(
-        self, turns: Sequence[str], family: ModelFamily, *, mode: ScoringMode = DEFAULT_MODE, history: History | None = None
+        self, turns: Sequence[str], adapter: AdapterName, *, mode: ScoringMode = DEFAULT_MODE, history: History | None = None
     ) -> bool:
         """Whether another generation is needed after ``turns`` (default: exactly one)."""
         return not turns
 
     def turn(
         self,
-        family: ModelFamily,
+        adapter: AdapterName,
         *,
         mode: ScoringMode = DEFAULT_MODE,
         history: History | None = None,
         turns: Sequence[str] = (),
     ) -> Message:
         """The new user message this generation appends to a persistent conversation (the prompt's last message)."""
-        return self.messages(family, mode=mode, history=history, turns=turns)[-1]
+        return self.messages(adapter, mode=mode, history=history, turns=turns)[-1]
 
     def chat(
         self,
-        family: ModelFamily,
+        adapter: AdapterName,
         *,
         mode: ScoringMode = DEFAULT_MODE,
         history: History | None = None,
         turns: Sequence[str] = (),
     ) -> list[dict[str, Any]]:
         """:meth:`messages` in the Qwen content format, screenshots opened as PIL images."""
-        return to_chat(self.messages(family, mode=mode, history=history, turns=turns))
+        return to_chat(self.messages(adapter, mode=mode, history=history, turns=turns))
 
 
 @dataclass(frozen=True)
@@ -243,7 +244,7 @@ class Score:
 
     sample_id: str
     benchmark: str
-    family: ModelFamily
+    adapter: AdapterName
     mode: ScoringMode
     value: float
     prediction: Any
@@ -259,7 +260,7 @@ class Score:
         return {
             "sample_id": self.sample_id,
             "benchmark": self.benchmark,
-            "family": self.family,
+            "adapter": self.adapter,
             "mode": self.mode,
             "value": self.value,
             "prediction": self.prediction,
@@ -304,10 +305,10 @@ class Dataset:
         by_id = {sample.id: sample for sample in self.samples}
         return [by_id[sample_id] for sample_id in episode.sample_ids]
 
-    def preamble(self, episode: Episode, family: ModelFamily, *, mode: ScoringMode = DEFAULT_MODE) -> list[Message]:
+    def preamble(self, episode: Episode, adapter: AdapterName, *, mode: ScoringMode = DEFAULT_MODE) -> list[Message]:
         """Messages a persistent session starts with before the episode's first step (e.g. a system turn)."""
         samples = self.episode_samples(episode)
-        return samples[0].messages(family, mode=mode)[:-1] if samples else []
+        return samples[0].messages(adapter, mode=mode)[:-1] if samples else []
 
     def bad_summary(self) -> dict[str, Any]:
         """The bad records as the run summary lists them."""
@@ -406,6 +407,8 @@ class Benchmark(ABC):
     data_description: ClassVar[str]
     """What ``data_dir`` must hold, for error messages."""
     multi_step: ClassVar[bool] = False
+    adapters: ClassVar[tuple[str, ...]] = ("ui_tars", "opencua")
+    """Prompt/parse formats the benchmark has prompts and parsers for (``eval.scoring.AdapterName``)."""
     max_new_tokens: ClassVar[int]
     """The reference's generation budget for this benchmark (greedy decoding)."""
     result_files: ClassVar[tuple[str, ...]]
@@ -476,7 +479,7 @@ class Benchmark(ABC):
 
     @abstractmethod
     def score(
-        self, prediction: str | Sequence[str], sample: Sample, family: ModelFamily, mode: ScoringMode = DEFAULT_MODE
+        self, prediction: str | Sequence[str], sample: Sample, adapter: AdapterName, mode: ScoringMode = DEFAULT_MODE
     ) -> Score:
         """Score the model's raw output text (or every generation of the sample) against the ground truth."""
 

@@ -43,7 +43,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from agent.coords import UI_TARS_PIXEL_LIMITS, PixelLimits
 from eval import prompts
 from eval.benchmarks.base import (
     BadRecord,
@@ -62,7 +61,9 @@ from eval.benchmarks.base import (
 )
 from eval.benchmarks.mind2web_actions import Mind2WebPrediction, predict
 from eval.benchmarks.mind2web_blocks import block_folder, tile_targets
-from eval.scoring import DEFAULT_MODE, ModelFamily, ScoringMode, check_family, check_mode, in_xywh, mean, operation_f1
+from eval.scoring import DEFAULT_MODE, AdapterName, ScoringMode, check_adapter, check_mode, in_xywh, mean, operation_f1
+from guikv.models.pixels import PixelLimits
+from guikv.models.registry import UI_TARS_PIXEL_LIMITS
 
 SPLITS = ("domain", "task", "website")
 MAX_GENERATIONS = 5
@@ -112,7 +113,7 @@ class Mind2WebSample(Sample):
         return self.blocks
 
     def rollout(
-        self, family: ModelFamily, mode: ScoringMode, turns: Sequence[str], history: History | None = None
+        self, adapter: AdapterName, mode: ScoringMode, turns: Sequence[str], history: History | None = None
     ) -> list[Generation]:
         """Generations 0..len(turns): the block and history each saw, and each one's prediction (the last one,
         not generated yet, has none)."""
@@ -123,7 +124,7 @@ class Mind2WebSample(Sample):
             if listed:
                 text = "\n".join(listed)
             elif mode == "reference":
-                text = self._stale_history(family, history or {})  # quirk "stale history"
+                text = self._stale_history(adapter, history or {})  # quirk "stale history"
             else:
                 text = ""
             if index == len(turns):
@@ -131,7 +132,7 @@ class Mind2WebSample(Sample):
                 break
             # Quirk "frame mismatch": the reference converts every generation's coordinates with block 0's size.
             size = self.blocks[0 if mode == "reference" else block].size
-            prediction = predict(turns[index], family, *size, mode, self.pixels)
+            prediction = predict(turns[index], adapter, *size, mode, self.pixels)
             generations.append(Generation(block, text, prediction))
             if prediction.operation == "scroll":
                 notes.append(f"Scroll {prediction.direction}.")
@@ -141,38 +142,38 @@ class Mind2WebSample(Sample):
                     block -= 1
         return generations
 
-    def _stale_history(self, family: ModelFamily, history: History) -> str:
+    def _stale_history(self, adapter: AdapterName, history: History) -> str:
         previous = self.predecessor
         if previous is None:
             return ""
         turns = as_turns(history[previous.id]) if previous.id in history else ()
-        generations = previous.rollout(family, "reference", turns, history)
+        generations = previous.rollout(adapter, "reference", turns, history)
         return generations[max(len(turns), 1) - 1].previous_actions
 
     def wants_more(
-        self, turns: Sequence[str], family: ModelFamily, *, mode: ScoringMode = DEFAULT_MODE, history: History | None = None
+        self, turns: Sequence[str], adapter: AdapterName, *, mode: ScoringMode = DEFAULT_MODE, history: History | None = None
     ) -> bool:
         if not turns:
             return True
         if len(turns) >= MAX_GENERATIONS:
             return False
-        last = self.rollout(family, mode, turns, history)[len(turns) - 1].prediction
+        last = self.rollout(adapter, mode, turns, history)[len(turns) - 1].prediction
         return last is not None and last.operation == "scroll"
 
     def messages(
         self,
-        family: ModelFamily,
+        adapter: AdapterName,
         *,
         mode: ScoringMode = DEFAULT_MODE,
         history: History | None = None,
         turns: Sequence[str] = (),
     ) -> list[Message]:
-        check_family(family)
+        check_adapter(adapter)
         check_mode(mode)
-        generation = self.rollout(family, mode, turns, history)[-1]
-        text = prompts.mind2web_prompt(family, self.task, generation.previous_actions)
+        generation = self.rollout(adapter, mode, turns, history)[-1]
+        text = prompts.mind2web_prompt(adapter, self.task, generation.previous_actions)
         user = Message("user", (self.blocks[generation.block], text))
-        return [Message("system", (prompts.UI_TARS_SYSTEM,)), user] if family == "ui_tars" else [user]
+        return [Message("system", (prompts.UI_TARS_SYSTEM,)), user] if adapter == "ui_tars" else [user]
 
 
 # --- the benchmark ------------------------------------------------------------------------------------------------
@@ -316,7 +317,7 @@ class Mind2Web(Benchmark):
         self,
         prediction: str | Sequence[str],
         sample: Sample,
-        family: ModelFamily,
+        adapter: AdapterName,
         mode: ScoringMode = DEFAULT_MODE,
         history: History | None = None,
     ) -> Score:
@@ -328,7 +329,7 @@ class Mind2Web(Benchmark):
         turns = as_turns(prediction)
         if not turns:
             raise ValueError(f"{self.name}: no generation to score for {sample.id}")
-        generations = sample.rollout(family, mode, turns, history)[: len(turns)]
+        generations = sample.rollout(adapter, mode, turns, history)[: len(turns)]
         final = generations[-1]
         pred = final.prediction or Mind2WebPrediction()
         truth: Mind2WebTruth = sample.truth
@@ -354,7 +355,7 @@ class Mind2Web(Benchmark):
         }
         if mode == "corrected" and element is not None:
             details["element_reachable"] = truth.reachable
-        return Score(sample.id, self.name, family, mode, float(step), pred.to_dict(), details, dict(sample.meta), pred.error)
+        return Score(sample.id, self.name, adapter, mode, float(step), pred.to_dict(), details, dict(sample.meta), pred.error)
 
     @staticmethod
     def _element_correct(pred: Mind2WebPrediction, block: int, sample: Mind2WebSample, mode: ScoringMode) -> bool | None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from agent.coords import UI_TARS_PIXEL_LIMITS, PixelLimits
 from eval.parsing import ActionParseError, first_ui_tars_action, literal_point, parse_opencua_actions
-from eval.scoring import ModelFamily, ScoringMode, check_family
+from eval.scoring import AdapterName, ScoringMode, check_adapter
+from guikv.models.pixels import PixelLimits
+from guikv.models.registry import UI_TARS_PIXEL_LIMITS
 
 OPENCUA_CLICKS = ("click", "doubleClick", "rightClick", "tripleClick", "moveTo", "dragTo", "triple_click")
 INFEASIBLE_WORDS = ("unsuccessful", "infeasible", "impossible", "cannot", "can't", "unable", "fail", "error")
@@ -79,9 +80,9 @@ def opencua_prediction(text: str, width: int, height: int, mode: ScoringMode, li
 
 
 def predict(
-    text: str, family: ModelFamily, width: int, height: int, mode: ScoringMode, limits: PixelLimits = UI_TARS_PIXEL_LIMITS
+    text: str, adapter: AdapterName, width: int, height: int, mode: ScoringMode, limits: PixelLimits = UI_TARS_PIXEL_LIMITS
 ) -> Mind2WebPrediction:
-    mapper = {"ui_tars": ui_tars_prediction, "opencua": opencua_prediction}[check_family(family)]
+    mapper = {"ui_tars": ui_tars_prediction, "opencua": opencua_prediction}[check_adapter(adapter)]
     try:
         return mapper(text, width, height, mode, limits)
     except ActionParseError as error:

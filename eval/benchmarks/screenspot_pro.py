@@ -33,7 +33,7 @@ from eval.benchmarks.base import (
 )
 from eval.benchmarks.screenspot_v2 import GroundingSample, GroundingTruth, grounding_point
 from eval.parsing import ActionParseError
-from eval.scoring import DEFAULT_MODE, ModelFamily, ScoringMode, check_mode, in_xyxy, normalize_box
+from eval.scoring import DEFAULT_MODE, AdapterName, ScoringMode, check_mode, in_xyxy, normalize_box
 
 GROUPINGS: dict[str, tuple[str, ...]] = {
     "fine_grained": ("platform", "application", "instruction_style", "gt_type"),
@@ -81,6 +81,7 @@ class ScreenSpotPro(Benchmark):
     images_env: ClassVar[str] = "SCREENSPOTPRO_IMGS"
     data_description: ClassVar[str] = "ScreenSpot-Pro annotations: one <app>_<os>.json list per task"
     max_new_tokens: ClassVar[int] = 400
+    adapters: ClassVar[tuple[str, ...]] = ("ui_tars", "opencua", "qwen3_vl")
     result_files: ClassVar[tuple[str, ...]] = ("screenspotpro_summary_results.json", "screenspotpro_detailed_results.json")
 
     @classmethod
@@ -141,7 +142,7 @@ class ScreenSpotPro(Benchmark):
         return GroundingSample(sample_id, self.name, truth, meta, image=image, instruction=instruction)
 
     def score(
-        self, prediction: str | Sequence[str], sample: Sample, family: ModelFamily, mode: ScoringMode = DEFAULT_MODE
+        self, prediction: str | Sequence[str], sample: Sample, adapter: AdapterName, mode: ScoringMode = DEFAULT_MODE
     ) -> Score:
         check_mode(mode)
         if not isinstance(sample, GroundingSample) or sample.truth.img_size is None:
@@ -164,15 +165,15 @@ class ScreenSpotPro(Benchmark):
             "raw_response": text,
         }
         try:
-            point = grounding_point(text, family, sample.image.width, sample.image.height, self.pixels)
+            point = grounding_point(text, adapter, sample.image.width, sample.image.height, self.pixels)
         except ActionParseError as error:
             # Quirk "parse errors recorded as wrong" (§4.4): only a parser that returns no point gives wrong_format.
             details.update(pred=None, correctness="wrong" if mode == "reference" else "wrong_format")
-            return Score(sample.id, self.name, family, mode, 0.0, None, details, dict(meta), str(error))
+            return Score(sample.id, self.name, adapter, mode, 0.0, None, details, dict(meta), str(error))
         box = normalize_box(sample.truth.bbox, *sample.truth.img_size)
         correct = in_xyxy(point, box)
         details.update(bbox=list(sample.truth.bbox), pred=list(point), correctness="correct" if correct else "wrong")
-        return Score(sample.id, self.name, family, mode, float(correct), list(point), details, dict(meta))
+        return Score(sample.id, self.name, adapter, mode, float(correct), list(point), details, dict(meta))
 
     def summarize(self, scores: Sequence[Score], data: Dataset, mode: ScoringMode = DEFAULT_MODE) -> dict[str, Any]:
         """Summary keys of §4.5 plus ``metrics`` (§4.4: overall and the four groupings)."""

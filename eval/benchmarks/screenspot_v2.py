@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from agent.coords import UI_TARS_PIXEL_LIMITS, PixelLimits
 from eval import prompts
 from eval.benchmarks.base import (
     BadRecord,
@@ -41,20 +40,28 @@ from eval.benchmarks.base import (
     require_box,
 )
 from eval.parsing import ActionParseError, first_ui_tars_action, opencua_click_points
-from eval.scoring import DEFAULT_MODE, ModelFamily, ScoringMode, check_family, check_mode, in_xyxy, mean, normalize_box
+from eval.qwen3_vl_parsing import qwen3_vl_click_points
+from eval.scoring import DEFAULT_MODE, AdapterName, ScoringMode, check_adapter, check_mode, in_xyxy, mean, normalize_box
+from guikv.models.pixels import PixelLimits
+from guikv.models.registry import UI_TARS_PIXEL_LIMITS
 
 SPLITS = ("mobile", "desktop", "web")
 
 
 def grounding_point(
-    text: str, family: ModelFamily, width: int, height: int, limits: PixelLimits = UI_TARS_PIXEL_LIMITS
+    text: str, adapter: AdapterName, width: int, height: int, limits: PixelLimits = UI_TARS_PIXEL_LIMITS
 ) -> tuple[float, float]:
     """The normalized click point a grounding driver reads from the output; ActionParseError when there is none.
 
     UI-TARS: the first input of the first parsed action (normally the click's box). OpenCUA: the first click-like
-    code line's first two numbers.
+    code line's first two numbers. Qwen3-VL: the ``coordinate`` of the first click-like ``computer_use`` call.
     """
-    if check_family(family) == "opencua":
+    if check_adapter(adapter) == "qwen3_vl":
+        points = qwen3_vl_click_points(text)  # already normalized: the 0-1000 grid is relative to the image
+        if not points:
+            raise ActionParseError("no computer_use call with a click-like action and a coordinate in the output")
+        return points[0]
+    if adapter == "opencua":
         points = opencua_click_points(text, width, height, limits)
         if not points:
             raise ActionParseError("no click-like pyautogui line in the output")
@@ -92,14 +99,15 @@ class GroundingSample(Sample):
 
     def messages(
         self,
-        family: ModelFamily,
+        adapter: AdapterName,
         *,
         mode: ScoringMode = DEFAULT_MODE,
         history: History | None = None,
         turns: Sequence[str] = (),
     ) -> list[Message]:
         check_mode(mode)
-        return [Message("user", (self.image, prompts.screenspot_prompt(check_family(family), self.instruction)))]
+        user = Message("user", (self.image, prompts.screenspot_prompt(check_adapter(adapter), self.instruction)))
+        return [Message("system", (prompts.QWEN3_VL_SYSTEM,)), user] if adapter == "qwen3_vl" else [user]
 
 
 @dataclass(frozen=True)
@@ -113,6 +121,7 @@ class ScreenSpotV2(Benchmark):
     images_env: ClassVar[str] = "SCREENSPOT_IMGS"
     data_description: ClassVar[str] = "a directory with screenspot_{mobile,desktop,web}_v2.json"
     max_new_tokens: ClassVar[int] = 200
+    adapters: ClassVar[tuple[str, ...]] = ("ui_tars", "opencua", "qwen3_vl")
     result_files: ClassVar[tuple[str, ...]] = ("summary_results.json", "detailed_results.json")
 
     def __post_init__(self) -> None:
@@ -159,7 +168,7 @@ class ScreenSpotV2(Benchmark):
         )
 
     def score(
-        self, prediction: str | Sequence[str], sample: Sample, family: ModelFamily, mode: ScoringMode = DEFAULT_MODE
+        self, prediction: str | Sequence[str], sample: Sample, adapter: AdapterName, mode: ScoringMode = DEFAULT_MODE
     ) -> Score:
         check_mode(mode)
         if not isinstance(sample, GroundingSample):
@@ -177,13 +186,13 @@ class ScreenSpotV2(Benchmark):
             "raw_response": text,
         }
         try:
-            point = grounding_point(text, family, sample.image.width, sample.image.height, self.pixels)
+            point = grounding_point(text, adapter, sample.image.width, sample.image.height, self.pixels)
         except ActionParseError as error:
             details.update(pred=None, correctness="wrong_format")
-            return Score(sample.id, self.name, family, mode, 0.0, None, details, dict(sample.meta), str(error))
+            return Score(sample.id, self.name, adapter, mode, 0.0, None, details, dict(sample.meta), str(error))
         correct = in_xyxy(point, box)
         details.update(pred=list(point), correctness="correct" if correct else "wrong")
-        return Score(sample.id, self.name, family, mode, float(correct), list(point), details, dict(sample.meta))
+        return Score(sample.id, self.name, adapter, mode, float(correct), list(point), details, dict(sample.meta))
 
     def summarize(self, scores: Sequence[Score], data: Dataset, mode: ScoringMode = DEFAULT_MODE) -> dict[str, Any]:
         """The reference's summary keys (§3.5); ``overall_accuracy`` is the cell mean (reference) or micro (corrected)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from guikv.models.pixels import QWEN2_5_VL_MAX_PIXELS, QWEN2_5_VL_MIN_PIXELS
 from guikv.models.spec import ImageTokenLayout, ModelSpec, PixelSpec
 from guikv.rope import MRope
 
@@ -22,7 +23,8 @@ SPEC = ModelSpec(
     load=load,
     image_tokens=ImageTokenLayout(pad="<|image_pad|>", start="<|vision_start|>", end="<|vision_end|>"),
     # UI-TARS' limits (spec A.4): min 100*28*28, max 16384*28*28.
-    pixels=PixelSpec(patch_size=14, merge_size=2, min_pixels=100 * 28 * 28, max_pixels=16384 * 28 * 28),
+    pixels=PixelSpec(patch_size=14, merge_size=2, min_pixels=QWEN2_5_VL_MIN_PIXELS, max_pixels=QWEN2_5_VL_MAX_PIXELS),
     default_adapter="ui_tars",
+    name_hints=("ui-tars", "ui_tars", "uitars"),
     checkpoints=("ByteDance-Seed/UI-TARS-1.5-7B", "Qwen/Qwen2.5-VL-7B-Instruct"),
 )

@@ -28,7 +28,9 @@ SPEC = ModelSpec(
     # UI-TARS v1's limits (UI-TARS-desktop: V1.0 max 2700 * 28 * 28; min as UI-TARS' code, 100 * 28 * 28).
     pixels=PixelSpec(patch_size=14, merge_size=2, min_pixels=100 * 28 * 28, max_pixels=2700 * 28 * 28),
     default_adapter="ui_tars",
+    # UI-TARS v1 writes points on a 0-1000 grid (UI-TARS-desktop's V1.0 path scales boxes by factors of 1000).
+    default_adapter_options={"coordinates": "thousandths"},
     checkpoints=("ByteDance-Seed/UI-TARS-7B-DPO", "ByteDance-Seed/UI-TARS-7B-SFT", "Qwen/Qwen2-VL-7B-Instruct"),
-    notes="UI-TARS v1 writes 0-1000 relative coordinates in start_box='<|box_start|>(x,y)<|box_end|>'; "
-    "the ui_tars adapter reads UI-TARS-1.5's absolute-pixel points.",
+    notes="UI-TARS v1 writes 0-1000 relative coordinates in start_box='<|box_start|>(x,y)<|box_end|>': the ui_tars "
+    "adapter reads them with coordinates='thousandths' (default_adapter_options).",
 )

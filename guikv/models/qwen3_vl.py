@@ -41,6 +41,7 @@ SPEC = ModelSpec(
     image_tokens=IMAGE_TOKENS,
     pixels=PIXELS,
     default_adapter="qwen3_vl",
+    name_hints=("qwen3-vl", "qwen3_vl"),
     checkpoints=("Qwen/Qwen3-VL-8B-Instruct", "Qwen/Qwen3-VL-32B-Instruct", "Qwen/Qwen3-VL-4B-Instruct"),
     notes="Thinking checkpoints' templates strip earlier reasoning (not append-only): use mode='reference'.",
 )

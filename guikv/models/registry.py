@@ -6,8 +6,11 @@ Families the hook design cannot serve at all are named with the reason (``UNSERV
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
+from guikv.models.pixels import PixelLimits
 from guikv.models.spec import ModelSpec, _field
 from guikv.rope import UnsupportedModelError
 
@@ -35,6 +38,18 @@ def _specs() -> dict[str, ModelSpec]:
 
 
 MODEL_SPECS: dict[str, ModelSpec] = _specs()
+
+
+def _limits(name: str) -> PixelLimits:
+    pixels = MODEL_SPECS[name].pixels
+    assert pixels is not None, name
+    return pixels.limits
+
+
+# The per-family pixel limits under the names the agent and eval use (read from the specs; written nowhere else).
+UI_TARS_PIXEL_LIMITS = _limits("qwen2_5_vl")  # UI-TARS-1.5 is a Qwen2.5-VL checkpoint: 78,400 / 12,845,056, factor 28
+OPENCUA_PIXEL_LIMITS = _limits("opencua")  # 3,136 / 12,845,056, factor 28
+QWEN3_VL_PIXEL_LIMITS = _limits("qwen3_vl")  # preprocessor_config.json: 65,536 / 16,777,216, factor 32
 
 
 def known_families() -> str:
@@ -67,3 +82,36 @@ def spec_for_config(config: Any, source: str = "the model") -> ModelSpec:
 def spec_of(model: Any) -> ModelSpec:
     """The spec of a loaded model, from its ``config``."""
     return spec_for_config(model.config, type(model).__name__)
+
+
+def read_config(name_or_path: str | Path) -> dict[str, Any] | None:
+    """``config.json`` of a local model folder as a dict, ``None`` when ``name_or_path`` is no folder with one;
+    ``ValueError`` naming the file when it is not a JSON object."""
+    config_file = Path(name_or_path).expanduser() / "config.json"
+    if not config_file.is_file():
+        return None
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{config_file} is not valid JSON ({exc}); expected a model config") from exc
+    if not isinstance(config, dict):
+        raise ValueError(f"{config_file} holds a {type(config).__name__}; expected a model config (a JSON object)")
+    return config
+
+
+def spec_for_model(name_or_path: str | Path, config: Any = None) -> ModelSpec:
+    """The spec of a checkpoint: from ``config`` (a ``PretrainedConfig`` or dict), else the folder's ``config.json``,
+    else (a hub id with no local config) a spec whose ``name_hints`` the id contains; ``UnknownModelError`` listing the
+    known families when nothing matches."""
+    if config is None:
+        config = read_config(name_or_path)
+    if config is not None:
+        return spec_for_config(config, str(name_or_path))
+    lowered = str(name_or_path).lower()
+    for spec in MODEL_SPECS.values():
+        if any(hint in lowered for hint in spec.name_hints):
+            return spec
+    raise UnknownModelError(
+        f"{str(name_or_path)!r}: no config.json to read and no known family in the name; known families: "
+        f"{known_families()}"
+    )

@@ -8,11 +8,11 @@ family-specific outside this file reads it from here (``guikv.models.registry``)
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from guikv.models.pixels import QWEN2_5_VL_MAX_PIXELS, QWEN2_5_VL_MIN_PIXELS, PixelLimits, smart_resize
 from guikv.rope import RopeScheme
 from guikv.spans import VisionTokenIds
 
@@ -60,15 +60,16 @@ class ImageTokenLayout:
 class PixelSpec:
     """The image processor's resize rule: sides multiples of ``patch_size * merge_size``, area in [min, max] pixels.
 
-    ``min_pixels`` / ``max_pixels`` are per image (what the model sees). ``frames_per_image``: how many frames the
+    The rule itself is ``guikv.models.pixels.smart_resize``; this holds each family's numbers (the one place they are
+    written). ``min_pixels`` / ``max_pixels`` are per image (what the model sees). ``frames_per_image``: how many frames the
     image processor counts an image as against its own ``size`` limits (GLM-4.1V's counts ``temporal_patch_size`` = 2,
     so its ``size`` must hold twice the per-image limits); ``image_processor`` is the (slow) class that implements it.
     """
 
     patch_size: int = 14
     merge_size: int = 2
-    min_pixels: int = 100 * 28 * 28
-    max_pixels: int = 16384 * 28 * 28
+    min_pixels: int = QWEN2_5_VL_MIN_PIXELS
+    max_pixels: int = QWEN2_5_VL_MAX_PIXELS
     frames_per_image: int = 1
     image_processor: str = "Qwen2VLImageProcessor"
 
@@ -84,22 +85,14 @@ class PixelSpec:
             raise ValueError(f"pixel limits must satisfy 0 < min_pixels <= max_pixels, got {lo} and {hi}")
         return {"min_pixels": lo * self.frames_per_image, "max_pixels": hi * self.frames_per_image}
 
+    @property
+    def limits(self) -> PixelLimits:
+        """These limits as the ``PixelLimits`` that coordinate conversion and eval's scorers take."""
+        return PixelLimits(self.min_pixels, self.max_pixels, self.factor)
+
     def resize(self, height: int, width: int) -> tuple[int, int]:
-        """``(height, width)`` the model sees for an image of at least ``factor`` pixels a side (qwen-vl-utils rule)."""
-        factor = self.factor
-        if min(height, width) < 1:
-            raise ValueError(f"image size must be positive, got {width}x{height}")
-        h_bar = max(factor, round(height / factor) * factor)
-        w_bar = max(factor, round(width / factor) * factor)
-        if h_bar * w_bar > self.max_pixels:
-            beta = math.sqrt(height * width / self.max_pixels)
-            h_bar = max(factor, math.floor(height / beta / factor) * factor)
-            w_bar = max(factor, math.floor(width / beta / factor) * factor)
-        elif h_bar * w_bar < self.min_pixels:
-            beta = math.sqrt(self.min_pixels / (height * width))
-            h_bar = math.ceil(height * beta / factor) * factor
-            w_bar = math.ceil(width * beta / factor) * factor
-        return h_bar, w_bar
+        """``(height, width)`` the model sees for an image (``smart_resize`` under these limits)."""
+        return smart_resize(height, width, factor=self.factor, min_pixels=self.min_pixels, max_pixels=self.max_pixels)
 
     def tokens(self, height: int, width: int) -> int:
         """Language-model tokens of one image: the resized area over ``factor ** 2``."""
@@ -123,7 +116,12 @@ class ModelSpec:
     turn_end: str = "<|im_end|>"
     stop_tokens: tuple[str, ...] = ("<|im_end|>", "<|endoftext|>")  # any of these ends a generation
     default_adapter: str | None = None  # agent prompt/action adapter by name (agent.models), None for no agent use
+    # the adapter's fields this family needs on top of its defaults (e.g. how its checkpoints write points)
+    default_adapter_options: Mapping[str, Any] = field(default_factory=dict, compare=False)
     checkpoints: tuple[str, ...] = ()  # public checkpoints of this family (README table)
+    # Lower-cased pieces of hub ids that name this family, for an id whose config.json cannot be read offline
+    # (``registry.spec_for_model``); the config always wins when there is one.
+    name_hints: tuple[str, ...] = ()
     notes: str = ""
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 

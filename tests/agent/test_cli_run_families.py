@@ -70,3 +70,20 @@ def test_run_in_the_browser_with_each_familys_tiny_model(site, family_folders, t
     summary = json.loads((out / "summary.json").read_text())
     assert summary["model_calls"] == len(calls)
     assert (out / "report.html").is_file() and (out / "screenshots" / "step_000.png").is_file()
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_the_adapter_of_a_family_folder_takes_the_familys_options_and_pixel_limits(family_folders, family):
+    """The registry picks the adapter and what the family needs of it: UI-TARS v1 (Qwen2-VL) writes 0-1000 points."""
+    from agent.models.registry import adapter_for_model
+
+    spec = MODEL_SPECS[family]
+    adapter = adapter_for_model(family_folders(family))
+    assert adapter.name == spec.default_adapter
+    assert (adapter.min_pixels, adapter.max_pixels) == (spec.pixels.min_pixels, spec.pixels.max_pixels)
+    for name, value in spec.default_adapter_options.items():
+        assert getattr(adapter, name) == value
+    if family == "qwen2_vl":
+        assert adapter.coordinate_convention == "thousandths"
+    lowered = spec.pixels.max_pixels // 2
+    assert adapter_for_model(family_folders(family), max_pixels=lowered).max_pixels == lowered  # the caller's word wins

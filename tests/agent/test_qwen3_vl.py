@@ -21,7 +21,6 @@ from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize 
 from agent.coords import QWEN3_VL_PIXEL_LIMITS, resized_size
 from agent.errors import ModelOutputError
 from agent.models import Qwen3VLAdapter, adapter_for_model, make_adapter
-from agent.models.qwen3_vl_tools import enumerated_actions, tool_function
 from environments.actions import (
     Click,
     DoubleClick,
@@ -36,6 +35,7 @@ from environments.actions import (
     Type,
     Wait,
 )
+from guikv.models.qwen3_vl_tools import enumerated_actions, tool_function
 from guikv.testing import synthetic_screenshot, tiny_processor
 from tests.agent.adapter_examples import qwen_call
 

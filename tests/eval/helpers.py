@@ -60,4 +60,4 @@ def assert_serialisable(summary: dict, scores: list) -> None:
     """Summaries and per-sample rows must be plain JSON (the runner writes them as result files)."""
     json.loads(json.dumps(summary))
     rows = json.loads(json.dumps([score.to_dict() for score in scores]))
-    assert all({"sample_id", "value", "mode", "family", "meta"} <= set(row) for row in rows)
+    assert all({"sample_id", "value", "mode", "adapter", "meta"} <= set(row) for row in rows)

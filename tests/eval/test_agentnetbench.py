@@ -200,7 +200,7 @@ def test_opencua_reference_early_steps_see_only_the_current_screenshot(dataset_r
 
 
 @pytest.mark.parametrize(
-    ("options", "family", "mode", "images", "texts"),
+    ("options", "adapter", "mode", "images", "texts"),
     [
         ({"image_slots": 2}, "ui_tars", "reference", ["s_a_7.png", "s_a_8.png"], 6),
         ({"image_slots": 2}, "opencua", "reference", ["s_a_6.png"] * 5 + ["s_a_8.png"], 6),
@@ -208,9 +208,9 @@ def test_opencua_reference_early_steps_see_only_the_current_screenshot(dataset_r
         ({"history_length": 3}, "ui_tars", "reference", ["s_a_4.png", "s_a_5.png", "s_a_6.png", "s_a_7.png", "s_a_8.png"], 3),
     ],
 )
-def test_image_slots_and_history_length(dataset_root, options, family, mode, images, texts):
+def test_image_slots_and_history_length(dataset_root, options, adapter, mode, images, texts):
     _, data = load(dataset_root, **options)
-    messages = data.sample("s_a/6").messages(family, mode=mode, history=outputs_for("s_a", range(6)))
+    messages = data.sample("s_a/6").messages(adapter, mode=mode, history=outputs_for("s_a", range(6)))
     assert [i.path.name for m in messages for i in m.images] == images
     assistant = [m.text for m in messages if m.role == "assistant"]
     assert len(assistant) == texts
@@ -248,7 +248,7 @@ def scorer(tmp_path: Path):
     image = ImageRef.inspect(png(tmp_path / "shot.png", WIDE))
     bench = AgentNetBench(data_dir=tmp_path, images_dir=tmp_path)
 
-    def score(family, output, truth, alternatives=(), mode="corrected"):
+    def score(adapter, output, truth, alternatives=(), mode="corrected"):
         sample = AgentNetBenchSample(
             "t/0",
             "agentnetbench",
@@ -261,14 +261,14 @@ def scorer(tmp_path: Path):
             image_slots=5,
             history_length=10,
         )
-        return bench.score(output, sample, family, mode)
+        return bench.score(output, sample, adapter, mode)
 
     return score
 
 
 NOBOX = point_action("click", 0.5, 0.5)
 CASES = [
-    # (case, family, output, ground truth actions, reference score, corrected score)
+    # (case, adapter, output, ground truth actions, reference score, corrected score)
     ("click inside the box", "ui_tars", ui_tars_click(300, 120), [CLICK], 1.0, 1.0),
     ("click on the box edge (inclusive)", "ui_tars", ui_tars_click(280, 112), [CLICK], 1.0, 1.0),
     ("click within tau of the position", "ui_tars", ui_tars_click(357, 140), [NOBOX], 1.0, 1.0),
@@ -438,10 +438,10 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("case", "family", "output", "truth", "reference", "corrected"), CASES, ids=[c[0] for c in CASES])
-def test_step_scores(scorer, case, family, output, truth, reference, corrected):
-    assert scorer(family, output, truth, mode="reference").value == pytest.approx(reference)
-    assert scorer(family, output, truth, mode="corrected").value == pytest.approx(corrected)
+@pytest.mark.parametrize(("case", "adapter", "output", "truth", "reference", "corrected"), CASES, ids=[c[0] for c in CASES])
+def test_step_scores(scorer, case, adapter, output, truth, reference, corrected):
+    assert scorer(adapter, output, truth, mode="reference").value == pytest.approx(reference)
+    assert scorer(adapter, output, truth, mode="corrected").value == pytest.approx(corrected)
 
 
 def test_unparseable_output_is_a_recorded_model_error(scorer):

@@ -104,7 +104,7 @@ def test_low_level_requires_the_step_instruction(root):
 
 
 @pytest.mark.parametrize(
-    ("family", "level", "system", "sections"),
+    ("adapter", "level", "system", "sections"),
     [
         (
             "ui_tars",
@@ -122,9 +122,9 @@ def test_low_level_requires_the_step_instruction(root):
         ("opencua", "low", False, ["## User Goal\nSend an email to Ana.", "## User Instruction\nType ana in the To field\n"]),
     ],
 )
-def test_prompts(root, family, level, system, sections):
+def test_prompts(root, adapter, level, system, sections):
     data = make_benchmark("androidcontrol", root / "data", env={}, instruction_level=level).load()
-    messages = data.sample("0:9806/4").messages(family)
+    messages = data.sample("0:9806/4").messages(adapter)
     assert (messages[0].role == "system") is system
     if system:
         assert messages[0].text == "You are a helpful assistant. "
@@ -146,7 +146,7 @@ def scorer(tmp_path: Path):
     image = ImageRef.inspect(png(tmp_path / "s.png", PORTRAIT))  # 280x560: smart resize keeps it, pixels = model pixels
     bench = AndroidControl(data_dir=tmp_path, images_dir=tmp_path)
 
-    def score(family, output, action, mode):
+    def score(adapter, output, action, mode):
         sample = AndroidControlSample(
             "s",
             "androidcontrol",
@@ -158,7 +158,7 @@ def scorer(tmp_path: Path):
             previous_actions=(),
             level="high",
         )
-        return bench.score(output, sample, family, mode)
+        return bench.score(output, sample, adapter, mode)
 
     return score
 
@@ -166,7 +166,7 @@ def scorer(tmp_path: Path):
 CLICK_TO = {"action_type": "click", "x": 140, "y": 125}
 TYPE_TO = {"action_type": "type_text", "text": "ana", "x": 140, "y": 125}
 CASES = [
-    # (case, family, output, GT action, reference, corrected)
+    # (case, adapter, output, GT action, reference, corrected)
     ("click inside the smallest GT element", "ui_tars", ui_tars_click(150, 130), CLICK_TO, 1, 1),
     ("click on the element edge (inclusive)", "ui_tars", ui_tars_click(20, 150), CLICK_TO, 1, 1),
     ("click in a larger element only", "ui_tars", ui_tars_click(150, 400), CLICK_TO, 0, 0),
@@ -270,10 +270,10 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("case", "family", "output", "action", "reference", "corrected"), CASES, ids=[c[0] for c in CASES])
-def test_step_correctness(scorer, case, family, output, action, reference, corrected):
-    assert scorer(family, output, action, "reference").value == reference
-    assert scorer(family, output, action, "corrected").value == corrected
+@pytest.mark.parametrize(("case", "adapter", "output", "action", "reference", "corrected"), CASES, ids=[c[0] for c in CASES])
+def test_step_correctness(scorer, case, adapter, output, action, reference, corrected):
+    assert scorer(adapter, output, action, "reference").value == reference
+    assert scorer(adapter, output, action, "corrected").value == corrected
 
 
 def test_score_records_the_prediction(scorer):

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.coords import UI_TARS_PIXEL_LIMITS, resized_size
 from eval.benchmarks import BenchmarkDataError, ImageRef, Mind2Web, make_benchmark
 from eval.benchmarks.mind2web import Mind2WebSample, Mind2WebTruth
+from guikv.models import UI_TARS_PIXEL_LIMITS, resized_size
 from tests.eval.helpers import SQUARE, assert_serialisable, garbage, png, ui_tars_click, write_jsonl
 
 SHORT = (280, 224)  # a last block shorter than the others: smart resize makes it 336x252
@@ -211,12 +211,12 @@ def test_stale_history(root, mode, history, expected):
 def test_scroll_loop(root, turns, block, notes, more, mode):
     _, data = load(root)
     sample = data.sample("task/T3_u4")
-    family = "opencua" if turns and turns[0].startswith("pyautogui") else "ui_tars"
-    assert sample.wants_more(turns, family, mode=mode) is more
-    user = sample.messages(family, mode=mode, turns=turns)[-1]
+    adapter = "opencua" if turns and turns[0].startswith("pyautogui") else "ui_tars"
+    assert sample.wants_more(turns, adapter, mode=mode) is more
+    user = sample.messages(adapter, mode=mode, turns=turns)[-1]
     assert user.images[0].path.name == f"{block}.png"
     assert previous_section(user) == "\n".join(["[button]  Reservations -> HOVER", *notes])
-    assert sample.turn(family, mode=mode, turns=turns) == user
+    assert sample.turn(adapter, mode=mode, turns=turns) == user
 
 
 def test_persistent_preamble(root):
@@ -230,7 +230,7 @@ def test_persistent_preamble(root):
 
 
 ROW_CASES = [
-    # (case, sample, family, turns, reference (element, f1, step), corrected (element, f1, step))
+    # (case, sample, adapter, turns, reference (element, f1, step), corrected (element, f1, step))
     ("click inside on block 0", "domain/T1_u1", "ui_tars", [ui_tars_click(50, 40)], (True, 1.0, True), (True, 1.0, True)),
     ("click outside", "domain/T1_u1", "ui_tars", [ui_tars_click(150, 40)], (False, 1.0, False), (False, 1.0, False)),
     # quirk "TYPE never step-correct"
@@ -300,12 +300,12 @@ ROW_CASES = [
 
 
 @pytest.mark.parametrize(
-    ("case", "sample_id", "family", "turns", "reference", "corrected"), ROW_CASES, ids=[c[0] for c in ROW_CASES]
+    ("case", "sample_id", "adapter", "turns", "reference", "corrected"), ROW_CASES, ids=[c[0] for c in ROW_CASES]
 )
-def test_row_scores(root, case, sample_id, family, turns, reference, corrected):
+def test_row_scores(root, case, sample_id, adapter, turns, reference, corrected):
     bench, data = load(root)
     for mode, (element, f1, step) in (("reference", reference), ("corrected", corrected)):
-        score = bench.score(turns, data.sample(sample_id), family, mode)
+        score = bench.score(turns, data.sample(sample_id), adapter, mode)
         assert score.details["element_correct"] == element, mode
         assert score.details["operation_f1"] == pytest.approx(f1), mode
         assert score.details["step_correct"] is step and score.value == float(step), mode

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.coords import UI_TARS_PIXEL_LIMITS, PixelLimits, resized_size
 from eval.benchmarks import make_benchmark
 from eval.runner import EvalConfig, Replayer
+from guikv.models import UI_TARS_PIXEL_LIMITS, PixelLimits, resized_size
 from tests.eval.helpers import WIDE, png, write_json, write_jsonl
 from tests.eval.test_agentnetbench import point_action, step, trajectory
 from tests.eval.test_androidcontrol import element
@@ -83,11 +83,11 @@ BUILDERS = {
 }
 
 
-def _answer(family: str, limits: PixelLimits) -> str:
+def _answer(adapter: str, limits: PixelLimits) -> str:
     """A model output clicking the target's centre, in the pixels of the screenshot resized under ``limits``."""
     width, height = resized_size(WIDE, limits)
     x, y = round(CENTRE[0] * width / WIDE[0]), round(CENTRE[1] * height / WIDE[1])
-    if family == "opencua":
+    if adapter == "opencua":
         return f"## Action:\nclick the target\n## Code:\n```python\npyautogui.click(x={x}, y={y})\n```"
     return f"Thought: the target is at the bottom right.\nAction: click(point='<point>{x} {y}</point>')"
 
@@ -96,24 +96,25 @@ def test_the_two_frames_differ():
     assert resized_size(WIDE, UI_TARS_PIXEL_LIMITS) == (700, 280) and resized_size(WIDE, RUN_LIMITS) == (336, 140)
 
 
-@pytest.mark.parametrize("family", ["ui_tars", "opencua"])
+@pytest.mark.parametrize("adapter", ["ui_tars", "opencua"])
 @pytest.mark.parametrize("name", list(BUILDERS))
-def test_a_right_point_under_max_pixels_50176_scores_right(tmp_path, name, family):
+def test_a_right_point_under_max_pixels_50176_scores_right(tmp_path, name, adapter):
     data, images, sample_id = BUILDERS[name](tmp_path)
     run = make_benchmark(name, data, images, env={}, pixels=RUN_LIMITS)
     sample = run.load().sample(sample_id)
-    answer = _answer(family, RUN_LIMITS)
+    answer = _answer(adapter, RUN_LIMITS)
     for mode in ("reference", "corrected"):
-        score = run.score([answer], sample, family, mode)
+        score = run.score([answer], sample, adapter, mode)
         assert score.value == 1.0 and score.error is None, (mode, score.details)
     # The same answer read in UI-TARS' default frame lands far left of the target: what the scorers used to do.
     default = make_benchmark(name, data, images, env={})
-    assert default.score([answer], default.load().sample(sample_id), family, "corrected").value < 0.5
+    assert default.score([answer], default.load().sample(sample_id), adapter, "corrected").value < 0.5
 
 
 def test_the_runner_scores_with_the_runs_pixel_limits(tmp_path):
     data, images, sample_id = _mind2web(tmp_path)
-    config = EvalConfig("mind2web", model="m", data_dir=data, images_dir=images, min_pixels=3136, max_pixels=50176)
+    config = EvalConfig(
+        "mind2web", model="m", adapter="ui_tars", data_dir=data, images_dir=images, min_pixels=3136, max_pixels=50176)
     assert config.pixel_limits == RUN_LIMITS and config.make_benchmark().pixels == RUN_LIMITS
     replayer = Replayer(config)  # what every sweep (and every Ray worker) scores with; no model is loaded here
     assert replayer.bench.pixels == RUN_LIMITS and replayer.data.sample(sample_id).pixels == RUN_LIMITS
@@ -126,4 +127,4 @@ def test_pixels_are_not_a_benchmark_option(tmp_path):
     data, images, _ = _mind2web(tmp_path)
     assert "pixels" not in make_benchmark("mind2web", data, images, env={}).option_defaults()
     with pytest.raises(ValueError, match="mind2web has no option pixels"):
-        EvalConfig("mind2web", model="m", data_dir=data, images_dir=images, options={"pixels": "3136,50176"})
+        EvalConfig("mind2web", model="m", adapter="ui_tars", data_dir=data, images_dir=images, options={"pixels": "3136,50176"})

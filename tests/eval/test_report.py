@@ -34,7 +34,7 @@ def write_runs(root: Path, name: str, paths: tuple[Path, Path], correct: dict, *
         rows = {}
         for index, sample in enumerate(data.samples):
             output = INSIDE if index < correct[(run.method, run.budget)] else OUTSIDE
-            scores = {mode: score_record(bench.score(output, sample, run.family, mode)) for mode in SCORING_MODES}
+            scores = {mode: score_record(bench.score(output, sample, run.adapter, mode)) for mode in SCORING_MODES}
             row = {**run.to_dict(), "sample_id": sample.id, "outputs": [output], "error": None, "scores": scores,
                    "meta": dict(sample.meta), "engine": {"device": "cpu", "dtype": "float32", "attention": "sdpa"}}
             rows[sample.id] = json.loads(json.dumps(row))

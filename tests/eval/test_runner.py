@@ -277,7 +277,9 @@ def test_limit_runs_the_first_episodes_only(tiny_model, tmp_path):
 def test_work_units(tmp_path, name, memory, prompts, units):
     paths = BUILDERS[name](tmp_path)
     bench = make_benchmark(name, *paths, env={})
-    run = EvalConfig(name, model="m", memory=memory, prompts=prompts, data_dir=paths[0], images_dir=paths[1]).runs(bench)[0]
+    run = EvalConfig(
+        name, model="m", adapter="ui_tars", memory=memory, prompts=prompts, data_dir=paths[0], images_dir=paths[1]
+    ).runs(bench)[0]
     assert [list(unit.sample_ids) for unit in plan_units(bench, bench.load(), run)] == units
 
 
@@ -313,7 +315,7 @@ def test_a_results_directory_serves_one_sweep_at_a_time(tiny_model, tmp_path):
         ({"budgets": ("1.5",)}, "budget '1.5': expected a fraction"),
         ({"memory": "forever"}, "memory must be one of reference, persistent"),
         ({"prompts": "fixed"}, "unknown scoring mode 'fixed'"),
-        ({"family": "claude"}, "unknown model family 'claude'"),
+        ({"adapter": "claude"}, "unknown model adapter 'claude'"),
         ({"options": {"levels": "low"}}, "screenspot_v2 has no option levels; options: splits, verify_images"),
         ({"method_options": {"snap_kv": {"alpha": 2}}}, "not in this sweep's methods"),
         ({"method_options": {"gui_kv": {"alfa": 2}}}, "gui_kv: unknown option"),
@@ -321,14 +323,15 @@ def test_a_results_directory_serves_one_sweep_at_a_time(tiny_model, tmp_path):
     ],
 )
 def test_configuration_errors_say_what_is_wrong(overrides, message):
-    settings = {"benchmark": "screenspot_v2", "model": "m", **overrides}
+    settings = {"benchmark": "screenspot_v2", "model": "m", "adapter": "ui_tars", **overrides}
     with pytest.raises(ValueError, match=re.escape(message)):
         EvalConfig(**settings)
 
 
 def test_budgets_are_canonical_and_full_runs_once(tmp_path):
     paths = screenspot_v2_data(tmp_path)
-    cfg = EvalConfig("screenspot_v2", model="m", methods=("full", "gui_kv"), budgets=("10%", "0.10", "1.0", "4096"),
+    cfg = EvalConfig(
+        "screenspot_v2", model="m", adapter="ui_tars", methods=("full", "gui_kv"), budgets=("10%", "0.10", "1.0", "4096"),
                      data_dir=paths[0], images_dir=paths[1])
     assert cfg.budgets == ("0.1", "1.0", "4096")
     runs = cfg.runs(make_benchmark("screenspot_v2", *paths, env={}))
@@ -389,7 +392,8 @@ def _all_bad(root: Path, case: str) -> tuple[str, tuple[Path, Path]]:
 )
 def test_a_sweep_with_nothing_runnable_stops_before_the_model_and_says_why(tmp_path, case, message):
     name, paths = _all_bad(tmp_path, case)
-    cfg = EvalConfig(name, model=str(tmp_path / "no-model-needed"), results_dir=tmp_path / "results", data_dir=paths[0],
+    cfg = EvalConfig(
+        name, model=str(tmp_path / "no-model-needed"), adapter="ui_tars", results_dir=tmp_path / "results", data_dir=paths[0],
                      images_dir=paths[1])
     with pytest.raises(BenchmarkDataError, match=message):
         run_sweep(cfg)
@@ -400,6 +404,9 @@ def test_a_limit_that_selects_only_bad_rows_says_so(tmp_path):
     paths = mind2web_data(tmp_path)
     (paths[1] / "cross_domain" / "T1_u1" / "0.png").unlink()
     (paths[1] / "cross_domain" / "T1_u2" / "0.png").unlink()
-    cfg = EvalConfig("mind2web", model="m", results_dir=tmp_path / "results", data_dir=paths[0], images_dir=paths[1], limit=1)
+    cfg = EvalConfig(
+        "mind2web", model="m", adapter="ui_tars", results_dir=tmp_path / "results", data_dir=paths[0], images_dir=paths[1],
+        limit=1,
+    )
     with pytest.raises(BenchmarkDataError, match=r"the first 1 episode\(s\) hold no runnable sample .* raise --limit"):
         run_sweep(cfg)

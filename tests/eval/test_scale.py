@@ -56,5 +56,5 @@ def test_ray_writes_the_in_process_results(tiny_model, tmp_path):  # noqa: F811
     ],
 )
 def test_plan_workers(resources, device, workers, threads, expected):
-    config = EvalConfig("screenspot_v2", model="m", device=device, workers=workers, threads=threads)
+    config = EvalConfig("screenspot_v2", model="m", adapter="ui_tars", device=device, workers=workers, threads=threads)
     assert plan_workers(resources, config) == expected

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from eval.scoring import (
-    check_family,
+    check_adapter,
     check_mode,
     in_xywh,
     in_xyxy,
@@ -27,7 +27,7 @@ def test_check_mode_and_family_reject_with_the_choices():
     with pytest.raises(ValueError, match="reference, corrected"):
         check_mode("paper")
     with pytest.raises(ValueError, match="ui_tars, opencua"):
-        check_family("qwen")
+        check_adapter("qwen")
 
 
 @pytest.mark.parametrize(

@@ -117,12 +117,12 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("case", "family", "output", "reference", "corrected"), CASES, ids=[c[0] for c in CASES])
-def test_item_correctness(root, case, family, output, reference, corrected):
+@pytest.mark.parametrize(("case", "adapter", "output", "reference", "corrected"), CASES, ids=[c[0] for c in CASES])
+def test_item_correctness(root, case, adapter, output, reference, corrected):
     bench = make_benchmark("screenspot_pro", root / "annotations", env={})
     sample = bench.load().sample("vscode_macos_0")
     for mode, correctness in (("reference", reference), ("corrected", corrected)):
-        score = bench.score(output, sample, family, mode)
+        score = bench.score(output, sample, adapter, mode)
         assert score.details["correctness"] == correctness, mode
         assert score.value == (correctness == "correct")
         assert score.details["task_filename"] == "vscode_macos" and score.details["lang"] == "en"

@@ -78,7 +78,7 @@ def test_missing_split_file_and_split_choice(root):
 
 
 @pytest.mark.parametrize(
-    ("family", "text"),
+    ("adapter", "text"),
     [
         (
             "ui_tars",
@@ -93,14 +93,14 @@ def test_missing_split_file_and_split_choice(root):
         ),
     ],
 )
-def test_prompt(root, family, text):
+def test_prompt(root, adapter, text):
     sample = make_benchmark("screenspot_v2", root, env={}).load().sample("mobile/0")
-    (message,) = sample.messages(family)
+    (message,) = sample.messages(adapter)
     assert message.role == "user" and message.content[0].path.name == "m1.png" and message.content[1] == text
 
 
 CASES = [
-    # (case, family, output, correctness) for the box x 100-140, y 50-70 on a 700x280 screenshot
+    # (case, adapter, output, correctness) for the box x 100-140, y 50-70 on a 700x280 screenshot
     ("UI-TARS click inside", "ui_tars", ui_tars_click(120, 60), "correct"),
     ("UI-TARS click on the right edge (inclusive)", "ui_tars", ui_tars_click(140, 70), "correct"),
     ("UI-TARS click just outside", "ui_tars", ui_tars_click(141, 60), "wrong"),
@@ -115,10 +115,10 @@ CASES = [
 
 
 @pytest.mark.parametrize("mode", ["reference", "corrected"])
-@pytest.mark.parametrize(("case", "family", "output", "correctness"), CASES, ids=[c[0] for c in CASES])
-def test_item_scores(root, mode, case, family, output, correctness):
+@pytest.mark.parametrize(("case", "adapter", "output", "correctness"), CASES, ids=[c[0] for c in CASES])
+def test_item_scores(root, mode, case, adapter, output, correctness):
     bench = make_benchmark("screenspot_v2", root, env={})
-    score = bench.score(output, bench.load().sample("mobile/0"), family, mode)
+    score = bench.score(output, bench.load().sample("mobile/0"), adapter, mode)
     assert score.details["correctness"] == correctness
     assert score.value == (1.0 if correctness == "correct" else 0.0)
     assert score.details["bbox"] == pytest.approx([100 / 700, 50 / 280, 140 / 700, 70 / 280])

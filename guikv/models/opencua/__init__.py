@@ -73,6 +73,7 @@ SPEC = ModelSpec(
     turn_end="<|im_end|>",
     stop_tokens=("<|im_end|>", "[EOS]"),
     default_adapter="opencua",
+    name_hints=("opencua",),
     checkpoints=("xlangai/OpenCUA-7B", "xlangai/OpenCUA-32B"),
     notes="Project-owned forward and tokenizer (no remote code); 1-D RoPE; placeholders expanded by the processor.",
 )

@@ -1,5 +1,7 @@
 """Qwen3-VL's official GUI tools ``computer_use`` and ``mobile_use``, and the system prompt that declares them.
 
+In the model layer because both the agent's adapter (``agent.models.qwen3_vl``) and eval's benchmark prompts send it.
+
 Verbatim from Qwen's cookbook, ``QwenLM/Qwen3-VL`` @ 9658872 ``cookbooks/utils/agent_function_call.py`` (classes
 ``ComputerUse`` and ``MobileUse``: description f-strings ``.strip()``-ed, ``parameters`` dicts in their key order).
 ``cookbooks/computer_use.ipynb`` builds the system message with ``ComputerUse(cfg={"display_width_px": 1000,

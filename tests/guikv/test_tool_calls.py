@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.models.tool_calls import (
+from guikv.models.tool_calls import (
     MAX_CALL_CHARS,
     MAX_CALLS,
     MAX_DEPTH,

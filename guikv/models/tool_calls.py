@@ -2,7 +2,8 @@
 
 Qwen models (Qwen2.5, Qwen3, Qwen3-VL) answer tools in this format (Qwen-Agent's ``NousFnCallPrompt``; the HF chat
 templates render history tool calls the same way). This module only splits text into the free text before the
-first call and the JSON objects of the calls; what the calls mean is the adapter's business.
+first call and the JSON objects of the calls; what the calls mean is the reader's business (the agent's Qwen3-VL
+adapter, eval's Qwen3-VL benchmark parsers: both use this one reader, so it lives in the model layer).
 
 The JSON comes from a model, so it is read defensively: a block's size and nesting depth are bounded before
 parsing; ``NaN``/``Infinity`` (which ``json.loads`` accepts by default), numbers that overflow to infinity, integers of
