@@ -292,7 +292,11 @@ def _drag(args: _Args, pointer: _Pointer) -> Action:
 
 def _key_names(value: Any, call: str) -> tuple[str, ...]:
     if isinstance(value, str):
-        value = value.split("+") if len(value) > 1 and "+" in value.strip("+") else [value]  # "ctrl+c" slip
+        if len(value) > 1 and "+" in value:  # the "ctrl+c" slip; "ctrl++" is ctrl and the plus key
+            plus = value.endswith("++")
+            value = (value[:-2] if plus else value).split("+") + (["+"] if plus else [])
+        else:
+            value = [value]
     if not isinstance(value, list) or not value or not all(isinstance(k, str) and k.strip() for k in value):
         raise BadToolCall(f"{call}: 'keys' must be a non-empty array of key names, got {short(value)}")
     if len(value) > MAX_KEYS or any(len(k) > MAX_KEY_CHARS for k in value):

@@ -376,6 +376,8 @@ QWEN3_VL_CASES: list[Case] = [
     Case("drag_without_pointer", _qa(action="left_click_drag", coordinate=[5, 5]), "drags from the cursor"),
     # -- text that is not valid Unicode
     Case("escaped_lone_surrogate", _qw('{"action": "type", "text": "abc\\ud800def"}'), "lone surrogate"),
+    Case("keys_ctrl_plus_plus", _qw('{"action": "key", "keys": "ctrl++"}'), **ok(one(Hotkey, keys=("ctrl", "+")))),
+    Case("keys_trailing_plus", _qw('{"action": "key", "keys": "ctrl+"}'), "non-empty array of key names"),
     Case("escaped_ctrl_d_in_text", _qw('{"action": "type", "text": "exit\\u0004"}'), "control character U+0004"),
     Case("escaped_del_in_text", _qw('{"action": "type", "text": "a\\u007f"}'), "control character U+007F"),
     Case("escaped_low_surrogate", _qw('{"action": "answer", "text": "\\udfff"}'), "lone surrogate"),
