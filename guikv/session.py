@@ -34,6 +34,9 @@ from torch import nn
 
 from guikv.append_only import append_only_problem
 from guikv.cache import CacheSnapshot, CompressedCache
+from guikv.decoding import Sampling, TextStream, check_stops
+from guikv.forget import drop_recent, drop_tokens
+from guikv.message_spans import MessageSpan, chunk_segments
 from guikv.models.registry import spec_of
 from guikv.presses.base import Press
 from guikv.presses.registry import make_press
@@ -45,6 +48,10 @@ T = TypeVar("T")
 
 class SessionError(RuntimeError):
     """A session used out of order (assistant turn first, reused after close, ...)."""
+
+
+class ContextTooLongError(ValueError):
+    """The conversation plus the reply's token reserve would pass the model's (or the caller's) context limit."""
 
 
 class RejectedTurnError(ValueError):
@@ -74,6 +81,7 @@ class _Checkpoint:
     fed_messages: int
     last_chunk_len: int
     last_compress_seconds: float
+    spans: tuple[MessageSpan, ...] | None
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,7 @@ class Reply:
     decode_seconds: float
     stopped_by_eos: bool
     compress_seconds: float = 0.0  # part of prefill_seconds spent scoring and pruning the cache
+    finish_reason: str = "length"  # "stop": a stop token or stop string ended it; "length": max_new_tokens did
 
 
 @dataclass(frozen=True)
@@ -120,6 +129,7 @@ class MemorySession:
         mode: Mode = "persistent",
         max_screenshots: int = 5,
         method_kwargs: dict[str, Any] | None = None,
+        max_context: int | None = None,
     ) -> None:
         if mode not in ("persistent", "reference"):
             raise ValueError(f"mode must be 'persistent' or 'reference', got {mode!r}")
@@ -148,6 +158,13 @@ class MemorySession:
         self._closed = False
         self._last_chunk_len = 0
         self._last_compress_seconds = 0.0
+        self._spans: list[MessageSpan] | None = [] if mode == "persistent" else None  # one per fed message
+        self._reply_start: tuple[int, int] | None = None  # (token, char) where the reply's message begins
+        self._reserve = 0  # positions a chunk must leave free for the reply
+        limit = getattr(model.config.get_text_config(), "max_position_embeddings", None) or 2**31
+        if max_context is not None and max_context < 1:
+            raise ValueError(f"max_context must be a positive number of positions, got {max_context}")
+        self.context_limit = int(min(limit, max_context or limit))
         tokenizer = processor.tokenizer
         unk = tokenizer.unk_token_id
         eos = {tokenizer.convert_tokens_to_ids(t) for t in self.spec.stop_tokens}
@@ -188,15 +205,68 @@ class MemorySession:
         return self._atomically(lambda: self._feed(add_generation_prompt=False)[0])
 
     @torch.no_grad()
-    def generate(self, max_new_tokens: int = 256, *, ignore_eos: bool = False) -> Reply:
-        """Greedy reply to the conversation so far; appended to it as the assistant turn.
+    def generate(
+        self,
+        max_new_tokens: int = 256,
+        *,
+        ignore_eos: bool = False,
+        stop: str | list[str] | tuple[str, ...] | None = None,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        seed: int | None = None,
+        on_text: Callable[[str], object] | None = None,
+    ) -> Reply:
+        """Reply to the conversation so far (greedy at ``temperature`` 0); appended to it as the assistant turn.
 
-        ``ignore_eos`` decodes exactly ``max_new_tokens`` tokens (benchmarks time fixed-length replies).
+        ``ignore_eos`` decodes exactly ``max_new_tokens`` tokens (benchmarks time fixed-length replies). ``stop``: up
+        to 4 strings; the reply ends before the first one (the cache then holds the reply as returned, plus the
+        turn end). ``on_text(delta)`` streams the reply: the deltas concatenate to ``Reply.text``; returning False
+        cancels the turn (``GenerationCancelled``), which is rolled back like any failure.
         """
         self._check_open()
         if not self.messages or self.messages[-1]["role"] != "user":
             raise SessionError("generate() needs the conversation to end with a user turn")
-        return self._atomically(lambda: self._generate(max_new_tokens, ignore_eos))
+        if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be a positive integer, got {max_new_tokens!r}")
+        sampling = Sampling(temperature, top_p, seed)
+        stops = check_stops(stop)
+        return self._atomically(lambda: self._generate(max_new_tokens, ignore_eos, sampling, stops, on_text))
+
+    def drop_pending(self) -> int:
+        """Remove the turns added but not yet fed (a caller giving up on a turn); returns how many."""
+        pending = len(self.messages) - self._fed_messages
+        del self.messages[self._fed_messages :]
+        return pending
+
+    @property
+    def conversation_tokens(self) -> int:
+        """Tokens of the fed conversation as it is now (forgotten messages excluded), before compression."""
+        if self._spans is None:
+            return self.cache.ledger.logical_length if self.cache is not None else 0
+        return sum(span.count for span in self._spans)
+
+    @property
+    def can_forget(self) -> bool:
+        """Whether message boundaries inside the cache are known (persistent mode, exact segmentation so far)."""
+        return self.mode == "persistent" and self._spans is not None and len(self._spans) == self._fed_messages
+
+    def forget(self, indices: list[int] | tuple[int, ...]) -> int:
+        """Drop the fed messages ``indices`` from the conversation and their slots from every layer of the cache.
+
+        How heads that hold unequal numbers of those slots stay rectangular: ``guikv.forget``. The first message
+        cannot be dropped (it carries the template's system prompt). The fed text becomes the rendering of the
+        remaining messages, checked to equal the old text with the dropped messages' pieces cut out, else
+        ``SessionError`` and nothing changes. Returns the slots dropped per head of layer 0.
+        """
+        self._check_open()
+        drop = sorted(set(indices))
+        if not self.can_forget:
+            raise SessionError("this session does not know its message boundaries (reference mode or inexact segmentation)")
+        if not drop:
+            return 0
+        if drop[0] < 1 or drop[-1] >= self._fed_messages:
+            raise ValueError(f"can forget fed messages 1..{self._fed_messages - 1}, got {drop}")
+        return self._atomically(lambda: self._forget(drop))
 
     def state(self) -> SessionState:
         cache = self.cache
@@ -236,6 +306,7 @@ class MemorySession:
             fed_messages=self._fed_messages,
             last_chunk_len=self._last_chunk_len,
             last_compress_seconds=self._last_compress_seconds,
+            spans=tuple(self._spans) if self._spans is not None else None,
         )
 
     def _restore(self, checkpoint: _Checkpoint) -> None:
@@ -248,6 +319,7 @@ class MemorySession:
         self._fed_messages = checkpoint.fed_messages
         self._last_chunk_len = checkpoint.last_chunk_len
         self._last_compress_seconds = checkpoint.last_compress_seconds
+        self._spans = list(checkpoint.spans) if checkpoint.spans is not None else None
 
     def _atomically(self, work: Callable[[], T]) -> T:
         """``work()``, or on any exception the session as before it (minus a turn the processor rejected), re-raised."""
@@ -292,22 +364,34 @@ class MemorySession:
                 found.append((index, f"{type(error).__name__}: {error}"))
         return found
 
-    def _generate(self, max_new_tokens: int, ignore_eos: bool) -> Reply:
+    def _generate(
+        self, max_new_tokens: int, ignore_eos: bool, sampling: Sampling, stops: tuple[str, ...],
+        on_text: Callable[[str], object] | None,
+    ) -> Reply:
         started = time.perf_counter()
-        if self.mode == "persistent":
-            logits, n_prefill = self._feed(add_generation_prompt=True)
-        else:
-            logits, n_prefill = self._prefill_reference()
+        self._reserve = max_new_tokens
+        try:
+            if self.mode == "persistent":
+                logits, n_prefill = self._feed(add_generation_prompt=True)
+            else:
+                logits, n_prefill = self._prefill_reference()
+        finally:
+            self._reserve = 0
         prefill_seconds = time.perf_counter() - started
         started = time.perf_counter()
-        tokens, stopped = self._decode(logits, max_new_tokens, ignore_eos)
+        tokens, stopped, text, fed = self._decode(logits, max_new_tokens, ignore_eos, sampling, stops, on_text)
         decode_seconds = time.perf_counter() - started
-        text = self.processor.tokenizer.decode(tokens, skip_special_tokens=True)
         self.messages.append({"role": "assistant", "content": text})
         if self.mode == "persistent":
             self._fed_text += text + (self.spec.turn_end if stopped else "")
+            if self._spans is not None and self._reply_start is not None:
+                token0, char0, count0 = self._reply_start
+                self._spans.append(MessageSpan((token0, self.cache.ledger.logical_length), (char0, len(self._fed_text)),
+                                               count0 + fed))
+            self._reply_start = None
         self._fed_messages = len(self.messages)
-        return Reply(text, tuple(tokens), n_prefill, prefill_seconds, decode_seconds, stopped, self._last_compress_seconds)
+        return Reply(text, tuple(tokens), n_prefill, prefill_seconds, decode_seconds, stopped, self._last_compress_seconds,
+                     "stop" if stopped else "length")
 
     def _feed(self, add_generation_prompt: bool) -> tuple[torch.Tensor, int]:
         text = self.processor.render(self.messages, add_generation_prompt=add_generation_prompt)
@@ -325,10 +409,61 @@ class MemorySession:
         encoded = self._encode(chunk_text, images)
         if self.cache is None:
             self.cache = CompressedCache(config=self.model.config)
+        segments = None
+        if self.can_forget:
+            segments = chunk_segments(self.processor, self.messages, self._fed_messages, self._fed_text, text,
+                                      encoded["input_ids"])
+        token0, char0 = self.cache.ledger.logical_length, len(self._fed_text)
         logits = self._forward_chunk(encoded)
+        if segments is None:
+            self._spans = None
+        else:
+            self._record_spans(segments, token0, char0)
         self._fed_text = text
         self._fed_messages = len(self.messages)
         return logits, self._last_chunk_len
+
+    def _record_spans(self, segments: list[tuple[int, int]], token: int, char: int) -> None:
+        """Extend the last fed message by the chunk's head piece, add each pending message, note the reply's start."""
+        (head_chars, head_tokens), *pieces, (gen_chars, gen_tokens) = segments
+        spans = self._spans
+        if spans:
+            last = spans[-1]
+            spans[-1] = MessageSpan((last.tokens[0], last.tokens[1] + head_tokens), (last.chars[0], last.chars[1] + head_chars),
+                                    last.count + head_tokens)
+        token, char = token + head_tokens, char + head_chars
+        for n_chars, n_tokens in pieces:
+            spans.append(MessageSpan((token, token + n_tokens), (char, char + n_chars), n_tokens))
+            token, char = token + n_tokens, char + n_chars
+        self._reply_start = (token, char, gen_tokens) if gen_chars else None
+
+    def _forget(self, drop: list[int]) -> int:
+        spans, dropped = self._spans, set(drop)
+        kept_fed = [i for i in range(self._fed_messages) if i not in dropped]
+        new_text = "".join(self._fed_text[spans[i].chars[0] : spans[i].chars[1]] for i in kept_fed)
+        new_messages = [m for i, m in enumerate(self.messages) if i not in dropped]
+        old_rendering = self.processor.render(self.messages[: self._fed_messages], add_generation_prompt=False)
+        rendering = self.processor.render(new_messages[: len(kept_fed)], add_generation_prompt=False)
+        contiguous = spans[0].chars[0] == 0 and spans[-1].chars[1] == len(self._fed_text)
+        if not contiguous or rendering != new_text + old_rendering[len(self._fed_text) :]:
+            raise SessionError(
+                "the chat template does not render the remaining messages as the cached text with the forgotten "
+                "messages cut out; re-prefill the conversation instead"
+            )
+        table = torch.zeros(self.cache.ledger.logical_length, dtype=torch.bool)
+        for i in drop:
+            table[spans[i].tokens[0] : spans[i].tokens[1]] = True
+        first_user = next((i for i in kept_fed if self.messages[i]["role"] == "user"), 0)
+        removed = drop_tokens(self.cache, table, protected=spans[first_user].tokens[1])
+        new_spans, char = [], 0
+        for i in kept_fed:
+            span = spans[i]
+            width = span.chars[1] - span.chars[0]
+            new_spans.append(MessageSpan(span.tokens, (char, char + width), span.count))
+            char += width
+        self.messages[:] = new_messages
+        self._fed_text, self._fed_messages, self._spans = new_text, len(kept_fed), new_spans
+        return removed
 
     def _check_append_only(self) -> None:
         system = [m for m in self.messages[:1] if m["role"] == "system"]
@@ -362,6 +497,12 @@ class MemorySession:
                     "pixels must be encoded together (is the processor's image token the model's?)"
                 )
         positions = self.rope.chunk_positions(self.model, ids, grid.to(device) if grid is not None else None, self.next_pos)
+        needed = int(positions.max()) + 1 + self._reserve
+        if needed > self.context_limit:
+            raise ContextTooLongError(
+                f"the conversation needs {needed} positions ({int(positions.max()) + 1} for the prompt, {self._reserve} "
+                f"reserved for the reply), over the context limit of {self.context_limit}"
+            )
         start = self.cache.get_seq_length()
         kwargs: dict[str, Any] = {}
         if "pixel_values" in encoded:
@@ -382,12 +523,19 @@ class MemorySession:
         self._last_compress_seconds = compressor.seconds
         return out.logits[0, -1]
 
-    def _decode(self, logits: torch.Tensor, max_new_tokens: int, ignore_eos: bool = False) -> tuple[list[int], bool]:
+    def _decode(
+        self, logits: torch.Tensor, max_new_tokens: int, ignore_eos: bool = False, sampling: Sampling = Sampling(),
+        stops: tuple[str, ...] = (), on_text: Callable[[str], object] | None = None,
+    ) -> tuple[list[int], bool, str, int]:
+        """(reply tokens, stopped, reply text, tokens fed into the cache) of one decode."""
         tokens: list[int] = []
         device = self.model.device
+        stream = TextStream(self._decode_text, stops, on_text)
+        generator = sampling.generator()
+        stopped, stop_at, fed = False, None, 0
         with self.press(self.model):
             for _ in range(max_new_tokens):
-                token = int(logits.argmax())
+                token = sampling.pick(logits, generator)
                 stop = token in self.eos_ids and not ignore_eos
                 # Every token goes into the cache so the next turn's text continues the template; a stop token goes
                 # in as the template's turn end (what a rendering of the conversation holds after the reply).
@@ -400,11 +548,42 @@ class MemorySession:
                     use_cache=True,
                 )
                 self.next_pos += 1
+                fed += 1
                 if stop:
-                    return tokens, True
+                    stopped = True
+                    break
                 tokens.append(token)
+                if stops or on_text is not None:
+                    stop_at = stream.push(tokens)
+                    if stop_at is not None:
+                        stopped = True
+                        break
                 logits = out.logits[0, -1]
-        return tokens, False
+        if stop_at is not None:
+            text = stream.text[:stop_at]
+            tokens, fed = self._cut_reply(tokens, text)
+        else:
+            text = self._decode_text(tokens)
+        stream.finish(text)
+        return tokens, stopped, text, fed
+
+    def _decode_text(self, tokens: list[int]) -> str:
+        return self.processor.tokenizer.decode(tokens, skip_special_tokens=True)
+
+    def _cut_reply(self, tokens: list[int], text: str) -> tuple[list[int], int]:
+        """Cut the cache back to the reply ``text`` (ended by a stop string) plus the turn end; (kept tokens, tokens fed).
+
+        The decoded tokens whose text passes ``text`` leave the newest slots (decoding never prunes, so they are the
+        last slot of every layer and head); the characters of ``text`` they held and the turn end are fed as a chunk.
+        """
+        keep = len(tokens)
+        while keep and not text.startswith(self._decode_text(tokens[:keep])):
+            keep -= 1
+        drop_recent(self.cache, len(tokens) - keep)
+        self.next_pos -= len(tokens) - keep
+        tail = self.processor.encode(text[len(self._decode_text(tokens[:keep])) :] + self.spec.turn_end, [])
+        self._forward_chunk(tail)
+        return tokens[:keep], keep + int(tail["input_ids"].shape[1])
 
 
 def _images(messages: list[dict[str, Any]]) -> list:
