@@ -80,7 +80,8 @@ def create_app(service: ChatService, model_name: str, *, engine: Engine | None =
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "model": model_name, "sessions": len(service.store.entries), "queued": engine.queued()}
+        return {"status": "ok", "model": model_name, "sessions": len(service.store.entries), "queued": engine.queued(),
+                "busy": engine.running is not None}
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:

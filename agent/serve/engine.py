@@ -89,15 +89,20 @@ class Engine:
 
     def _next(self) -> Job | None:
         with self._condition:
-            while not self._stopping and not self._queues:
-                self._condition.wait()
-            if self._stopping:
-                return None
-            conversation, queue = self._queues.popitem(last=False)  # the one that has waited longest
-            job = queue.popleft()
-            if queue:
-                self._queues[conversation] = queue  # back of the line
-            return job
+            while True:
+                while not self._stopping and not self._queues:
+                    self._condition.wait()
+                if self._stopping:
+                    return None
+                conversation, queue = self._queues.popitem(last=False)  # the one that has waited longest
+                while queue and queue[0].cancelled.is_set():  # a cancelled job does not cost its conversation a turn
+                    queue.popleft()
+                if not queue:
+                    continue
+                job = queue.popleft()
+                if queue:
+                    self._queues[conversation] = queue  # back of the line
+                return job
 
     def _run(self) -> None:
         while (job := self._next()) is not None:
