@@ -21,7 +21,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 register_agent_commands(app)
-register_serve_command(app)
+register_serve_command(app, bench_app)
 register_eval_commands(app)
 app.add_typer(bench_app, name="bench")
 

@@ -23,8 +23,10 @@ Pin a conversation with an X-Session-Id header or the `user` field. GET /health,
 what is an approximation."""
 
 
-def register_serve_command(app: typer.Typer) -> None:
+def register_serve_command(app: typer.Typer, bench_app: typer.Typer) -> None:
+    """``serve`` on the main app; ``bench serve`` (the server's benchmark lives with the server) on ``bench``."""
     app.command("serve", help=SERVE_HELP)(serve)
+    bench_app.command("serve")(bench_serve)
 
 
 def serve(
@@ -109,3 +111,54 @@ def serve(
     typer.echo(f"serving {model} as {name!r} ({kv}, budget {budget}, reuse {'off' if no_reuse else 'on'}) on "
                f"http://{host}:{port}/v1", err=True)
     uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+def bench_serve(
+    steps: Annotated[int, typer.Option(help="steps of the sliding-window client")] = 20,
+    window: Annotated[int, typer.Option(help="screenshots per request (UI-TARS-desktop sends 5)")] = 5,
+    method: Annotated[str, typer.Option(help="compression method")] = "gui_kv",
+    budget: Annotated[float, typer.Option(help="budget as a fraction of a full window's tokens")] = 0.1,
+    reply_tokens: Annotated[int, typer.Option(help="max_tokens per request")] = 8,
+    family: Annotated[str, typer.Option(help="model family whose layer width to use")] = "qwen2_5_vl",
+    scaled_down: Annotated[bool, typer.Option(help="small model and screenshots (a quick check, not the benchmark)")
+                           ] = False,
+    device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+) -> None:
+    """The 20-step sliding-window client against `serve` with reuse on vs off (off = a stateless server), on one
+    layer of the family's published width: per-request prefill time (target: >= 4x lower with reuse from step 6)
+    and the server's overhead per request vs calling MemorySession directly (target: <= 5 %)."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from agent.serve.bench import SCALED_DOWN, ServeBenchConfig, run_serve_bench
+    from guikv.models import MODEL_SPECS
+
+    if family not in MODEL_SPECS:
+        raise typer.BadParameter(f"unknown model family {family!r}; known: {', '.join(MODEL_SPECS)}", param_hint="--family")
+    if steps < 1 or window < 1 or reply_tokens < 1:
+        raise typer.BadParameter("--steps, --window and --reply-tokens must be positive")
+    options = {"steps": steps, "window": window, "method": method, "budget": budget, "reply_tokens": reply_tokens,
+               "family": family, "device": device}
+    if scaled_down:
+        options.update(shapes=SCALED_DOWN, screenshot=(320, 200), min_pixels=28 * 28 * 4, max_pixels=28 * 28 * 64)
+    console = Console()
+    with console.status("running the sliding-window client..."):
+        result = run_serve_bench(ServeBenchConfig(**options))
+    if as_json:
+        print(json.dumps(result.to_dict()))
+        return
+    table = Table(title=f"serve, {method} on {family}: a {window}-screenshot window client, reuse on vs off")
+    for col in ("step", "match", "reuse prefill s", "no-reuse prefill s", "ratio", "reuse tokens", "no-reuse tokens",
+                "cached tokens", "server request s", "direct s"):
+        table.add_column(col, justify="right")
+    for r in result.rows:
+        table.add_row(str(r.step), r.reuse_match, f"{r.reuse_prefill_s:.3f}", f"{r.no_reuse_prefill_s:.3f}",
+                      f"{r.no_reuse_prefill_s / max(r.reuse_prefill_s, 1e-9):.1f}x", str(r.reuse_prefill_tokens),
+                      str(r.no_reuse_prefill_tokens), str(r.reuse_cached_tokens), f"{r.server_request_s:.3f}",
+                      f"{r.direct_s:.3f}")
+    console.print(table)
+    console.print(f"prefill time from step 6: no reuse / reuse = {result.prefill_ratio_from(6):.2f}x; server overhead "
+                  f"per request vs MemorySession directly: {100 * result.overhead():+.2f} %")
