@@ -143,7 +143,9 @@ def _decode(data: bytes, limits: ImageLimits, where: str) -> tuple[Image.Image, 
         image = Image.open(io.BytesIO(data))
         fmt = image.format
         width, height = image.size
-    except (OSError, ValueError, Image.DecompressionBombError) as error:
+    except Image.DecompressionBombError as error:
+        raise ApiError(413, f"{where}: {error}", param=where, code="image_too_large") from None
+    except (OSError, ValueError) as error:
         raise ApiError(400, f"{where}: the image cannot be decoded ({error})", param=where, code="invalid_image") from None
     if fmt not in FORMATS:
         raise ApiError(400, f"{where}: images must be PNG or JPEG, got {fmt}", param=where, code="invalid_image")
