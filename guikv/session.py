@@ -34,24 +34,18 @@ from torch import nn
 
 from guikv.append_only import append_only_problem
 from guikv.cache import CacheSnapshot, CompressedCache
-from guikv.decoding import Sampling, TextStream, check_stops
-from guikv.forget import drop_recent, drop_tokens
+from guikv.decode_loop import DecodeLoop
+from guikv.decoding import Sampling, check_stops
 from guikv.message_spans import MessageSpan, chunk_segments
 from guikv.models.registry import spec_of
 from guikv.presses.base import Press
 from guikv.presses.registry import make_press
 from guikv.processor import ImageRejected, check_image_input
+from guikv.session_errors import ContextTooLongError, SessionError
+from guikv.session_memory import MessageMemory
 
 Mode = Literal["persistent", "reference"]
 T = TypeVar("T")
-
-
-class SessionError(RuntimeError):
-    """A session used out of order (assistant turn first, reused after close, ...)."""
-
-
-class ContextTooLongError(ValueError):
-    """The conversation plus the reply's token reserve would pass the model's (or the caller's) context limit."""
 
 
 class RejectedTurnError(ValueError):
@@ -111,7 +105,7 @@ class SessionState:
         return data
 
 
-class MemorySession:
+class MemorySession(MessageMemory, DecodeLoop):
     """A conversation with a vision-language model whose KV cache is compressed by ``method`` at ``budget``.
 
     ``add(role, content)`` appends a turn (content: a str or a list of {"type": "image", "image": PIL} /
@@ -237,36 +231,6 @@ class MemorySession:
         pending = len(self.messages) - self._fed_messages
         del self.messages[self._fed_messages :]
         return pending
-
-    @property
-    def conversation_tokens(self) -> int:
-        """Tokens of the fed conversation as it is now (forgotten messages excluded), before compression."""
-        if self._spans is None:
-            return self.cache.ledger.logical_length if self.cache is not None else 0
-        return sum(span.count for span in self._spans)
-
-    @property
-    def can_forget(self) -> bool:
-        """Whether message boundaries inside the cache are known (persistent mode, exact segmentation so far)."""
-        return self.mode == "persistent" and self._spans is not None and len(self._spans) == self._fed_messages
-
-    def forget(self, indices: list[int] | tuple[int, ...]) -> int:
-        """Drop the fed messages ``indices`` from the conversation and their slots from every layer of the cache.
-
-        How heads that hold unequal numbers of those slots stay rectangular: ``guikv.forget``. The first message
-        cannot be dropped (it carries the template's system prompt). The fed text becomes the rendering of the
-        remaining messages, checked to equal the old text with the dropped messages' pieces cut out, else
-        ``SessionError`` and nothing changes. Returns the slots dropped per head of layer 0.
-        """
-        self._check_open()
-        drop = sorted(set(indices))
-        if not self.can_forget:
-            raise SessionError("this session does not know its message boundaries (reference mode or inexact segmentation)")
-        if not drop:
-            return 0
-        if drop[0] < 1 or drop[-1] >= self._fed_messages:
-            raise ValueError(f"can forget fed messages 1..{self._fed_messages - 1}, got {drop}")
-        return self._atomically(lambda: self._forget(drop))
 
     def state(self) -> SessionState:
         cache = self.cache
@@ -423,48 +387,6 @@ class MemorySession:
         self._fed_messages = len(self.messages)
         return logits, self._last_chunk_len
 
-    def _record_spans(self, segments: list[tuple[int, int]], token: int, char: int) -> None:
-        """Extend the last fed message by the chunk's head piece, add each pending message, note the reply's start."""
-        (head_chars, head_tokens), *pieces, (gen_chars, gen_tokens) = segments
-        spans = self._spans
-        if spans:
-            last = spans[-1]
-            spans[-1] = MessageSpan((last.tokens[0], last.tokens[1] + head_tokens), (last.chars[0], last.chars[1] + head_chars),
-                                    last.count + head_tokens)
-        token, char = token + head_tokens, char + head_chars
-        for n_chars, n_tokens in pieces:
-            spans.append(MessageSpan((token, token + n_tokens), (char, char + n_chars), n_tokens))
-            token, char = token + n_tokens, char + n_chars
-        self._reply_start = (token, char, gen_tokens) if gen_chars else None
-
-    def _forget(self, drop: list[int]) -> int:
-        spans, dropped = self._spans, set(drop)
-        kept_fed = [i for i in range(self._fed_messages) if i not in dropped]
-        new_text = "".join(self._fed_text[spans[i].chars[0] : spans[i].chars[1]] for i in kept_fed)
-        new_messages = [m for i, m in enumerate(self.messages) if i not in dropped]
-        old_rendering = self.processor.render(self.messages[: self._fed_messages], add_generation_prompt=False)
-        rendering = self.processor.render(new_messages[: len(kept_fed)], add_generation_prompt=False)
-        contiguous = spans[0].chars[0] == 0 and spans[-1].chars[1] == len(self._fed_text)
-        if not contiguous or rendering != new_text + old_rendering[len(self._fed_text) :]:
-            raise SessionError(
-                "the chat template does not render the remaining messages as the cached text with the forgotten "
-                "messages cut out; re-prefill the conversation instead"
-            )
-        table = torch.zeros(self.cache.ledger.logical_length, dtype=torch.bool)
-        for i in drop:
-            table[spans[i].tokens[0] : spans[i].tokens[1]] = True
-        first_user = next((i for i in kept_fed if self.messages[i]["role"] == "user"), 0)
-        removed = drop_tokens(self.cache, table, protected=spans[first_user].tokens[1])
-        new_spans, char = [], 0
-        for i in kept_fed:
-            span = spans[i]
-            width = span.chars[1] - span.chars[0]
-            new_spans.append(MessageSpan(span.tokens, (char, char + width), span.count))
-            char += width
-        self.messages[:] = new_messages
-        self._fed_text, self._fed_messages, self._spans = new_text, len(kept_fed), new_spans
-        return removed
-
     def _check_append_only(self) -> None:
         system = [m for m in self.messages[:1] if m["role"] == "system"]
         problem = append_only_problem(self.processor.render, self.spec.turn_end, system)
@@ -522,69 +444,6 @@ class MemorySession:
         self._last_chunk_len = ids.shape[1]
         self._last_compress_seconds = compressor.seconds
         return out.logits[0, -1]
-
-    def _decode(
-        self, logits: torch.Tensor, max_new_tokens: int, ignore_eos: bool = False, sampling: Sampling = Sampling(),
-        stops: tuple[str, ...] = (), on_text: Callable[[str], object] | None = None,
-    ) -> tuple[list[int], bool, str, int]:
-        """(reply tokens, stopped, reply text, tokens fed into the cache) of one decode."""
-        tokens: list[int] = []
-        device = self.model.device
-        stream = TextStream(self._decode_text, stops, on_text)
-        generator = sampling.generator()
-        stopped, stop_at, fed = False, None, 0
-        with self.press(self.model):
-            for _ in range(max_new_tokens):
-                token = sampling.pick(logits, generator)
-                stop = token in self.eos_ids and not ignore_eos
-                # Every token goes into the cache so the next turn's text continues the template; a stop token goes
-                # in as the template's turn end (what a rendering of the conversation holds after the reply).
-                slot = self.cache.get_seq_length()
-                out = self.model(
-                    input_ids=torch.tensor([[self.turn_end_id if stop else token]], device=device),
-                    position_ids=self.rope.decode_positions(self.next_pos, device),
-                    cache_position=torch.tensor([slot], device=device),
-                    past_key_values=self.cache,
-                    use_cache=True,
-                )
-                self.next_pos += 1
-                fed += 1
-                if stop:
-                    stopped = True
-                    break
-                tokens.append(token)
-                if stops or on_text is not None:
-                    stop_at = stream.push(tokens)
-                    if stop_at is not None:
-                        stopped = True
-                        break
-                logits = out.logits[0, -1]
-        if stop_at is not None:
-            text = stream.text[:stop_at]
-            tokens, fed = self._cut_reply(tokens, text)
-        else:
-            text = self._decode_text(tokens)
-        stream.finish(text)
-        return tokens, stopped, text, fed
-
-    def _decode_text(self, tokens: list[int]) -> str:
-        return self.processor.tokenizer.decode(tokens, skip_special_tokens=True)
-
-    def _cut_reply(self, tokens: list[int], text: str) -> tuple[list[int], int]:
-        """Cut the cache back to the reply ``text`` (ended by a stop string) plus the turn end; (kept tokens, tokens fed).
-
-        The decoded tokens whose text passes ``text`` leave the newest slots (decoding never prunes, so they are the
-        last slot of every layer and head); the characters of ``text`` they held and the turn end are fed as a chunk.
-        """
-        keep = len(tokens)
-        while keep and not text.startswith(self._decode_text(tokens[:keep])):
-            keep -= 1
-        drop_recent(self.cache, len(tokens) - keep)
-        self.next_pos -= len(tokens) - keep
-        tail = self.processor.encode(text[len(self._decode_text(tokens[:keep])) :] + self.spec.turn_end, [])
-        self._forward_chunk(tail)
-        return tokens[:keep], keep + int(tail["input_ids"].shape[1])
-
 
 def _images(messages: list[dict[str, Any]]) -> list:
     return [
