@@ -35,10 +35,12 @@ class ServerLimits:
     max_body_bytes: int = 64 * 2**20
     max_tokens: int = 4096  # per reply
     default_max_tokens: int = 512
+    max_messages: int = 1024  # per request (matching and segmentation render each message prefix once)
     images: ImageLimits = field(default_factory=ImageLimits)
 
     def __post_init__(self) -> None:
-        if min(self.max_body_bytes, self.max_tokens, self.default_max_tokens) < 1 or self.default_max_tokens > self.max_tokens:
+        sizes = (self.max_body_bytes, self.max_tokens, self.default_max_tokens, self.max_messages)
+        if min(sizes) < 1 or self.default_max_tokens > self.max_tokens:
             raise ValueError(f"server limits must be positive with default_max_tokens <= max_tokens, got {self}")
 
 
@@ -107,6 +109,9 @@ def create_app(service: ChatService, model_name: str, *, engine: Engine | None =
             raise ApiError(404, f"the model {parsed.model!r} does not exist on this server; it serves {model_name!r}",
                            param="model", code="model_not_found")
         parsed.check_supported()
+        if len(parsed.messages) > limits.max_messages:
+            raise ApiError(413, f"the request has {len(parsed.messages)} messages; this server takes at most "
+                                f"{limits.max_messages}", param="messages", code="too_many_messages")
         max_tokens = parsed.reply_limit(limits.default_max_tokens, limits.max_tokens)
         stops = _stops(parsed.stop)
         conversation = await asyncio.to_thread(canonicalise, parsed.messages, limits.images)

@@ -48,6 +48,7 @@ def serve(
     max_image_mb: Annotated[float, typer.Option(help="Encoded bytes per image, in MiB.")] = 8.0,
     max_image_pixels: Annotated[int, typer.Option(help="Width x height per image.")] = 4096 * 4096,
     max_body_mb: Annotated[float, typer.Option(help="Request body size, in MiB.")] = 64.0,
+    max_messages: Annotated[int, typer.Option(help="Messages per request.")] = 1024,
     max_tokens: Annotated[int, typer.Option(help="Largest max_tokens a request may ask for.")] = 4096,
     default_max_tokens: Annotated[int, typer.Option(help="Reply tokens when a request sets none.")] = 512,
     max_context: Annotated[int | None, typer.Option(help="Context limit in positions (default: the model's).")] = None,
@@ -75,6 +76,7 @@ def serve(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--budget") from None
     positive = {"--port": port, "--max-sessions": max_sessions, "--max-images": max_images, "--max-tokens": max_tokens,
+                "--max-messages": max_messages,
                 "--default-max-tokens": default_max_tokens, "--max-queued": max_queued,
                 "--max-image-pixels": max_image_pixels}
     for flag, value in positive.items():
@@ -104,6 +106,7 @@ def serve(
         raise typer.BadParameter(str(exc), param_hint="--budget") from None
     limits = ServerLimits(
         max_body_bytes=int(max_body_mb * 2**20), max_tokens=max_tokens, default_max_tokens=default_max_tokens,
+        max_messages=max_messages,
         images=ImageLimits(max_images=max_images, max_image_bytes=int(max_image_mb * 2**20), max_pixels=max_image_pixels,
                            allow_remote=allow_remote_images),
     )

@@ -17,7 +17,7 @@ from agent.serve.canonical import ImageLimits
 from guikv.testing import synthetic_screenshot
 from tests.agent.serve.conftest import MODEL_NAME, TASK, data_url, image_message
 
-LIMITS = ServerLimits(max_body_bytes=200_000, max_tokens=64, default_max_tokens=8,
+LIMITS = ServerLimits(max_body_bytes=200_000, max_tokens=64, default_max_tokens=8, max_messages=20,
                       images=ImageLimits(max_images=3, max_image_bytes=50_000, max_pixels=400 * 400))
 
 
@@ -60,6 +60,7 @@ BAD_BODIES = {
     "max_tokens zero": ({"model": MODEL_NAME, "messages": GOOD, "max_tokens": 0}, 422),
     "n > 1": ({"model": MODEL_NAME, "messages": GOOD, "n": 2}, 400),
     "bad stop": ({"model": MODEL_NAME, "messages": GOOD, "stop": ["a", "b", "c", "d", "e"]}, 400),
+    "too many messages": ({"model": MODEL_NAME, "messages": [{"role": "user", "content": "x"}] * 21}, 413),
     "context over the limit": ({"model": MODEL_NAME, "messages": [{"role": "user", "content": "word " * 300}]}, 400),
 }
 
