@@ -20,6 +20,12 @@ feeds the same chunk once. The pending turns stay pending, except a turn whose s
 cannot take: ``add()`` refuses it (``ImageRejected``), or, when only the processor finds out, the failing call
 removes it and raises ``RejectedTurnError``; later turns are not blocked by it. The checkpoint is references
 (``CacheSnapshot``), no tensor copies; holding them keeps the pre-call tensors alive until the call ends.
+
+Serving (``guikv-agent serve``): ``generate`` streams text deltas to ``on_text`` (returning False cancels the turn,
+rolled back like a failure), honours ``stop`` strings (the cache keeps the reply as returned) and samples at
+``temperature`` > 0 (``top_p``, ``seed``); ``max_context`` refuses a chunk that would pass the context limit before
+its forward (``ContextTooLongError``). The session records which cached tokens belong to which message, so
+``forget(indices)`` can drop turns a client's sliding window left behind (``guikv.session_memory``).
 """
 
 from __future__ import annotations
