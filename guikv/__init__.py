@@ -27,10 +27,14 @@ def press(method: str | Press = "gui_kv", **options: Any) -> Press:
 
 
 def __getattr__(name: str) -> Any:  # lazy: keep ``import guikv`` light
-    if name in ("MemorySession", "Reply", "SessionState", "SessionError", "RejectedTurnError"):
+    if name in ("MemorySession", "Reply", "SessionState", "SessionError", "RejectedTurnError", "ContextTooLongError"):
         from guikv import session
 
         return getattr(session, name)
+    if name in ("GenerationCancelled", "Sampling"):
+        from guikv import decoding
+
+        return getattr(decoding, name)
     if name == "ImageRejected":
         from guikv.processor import ImageRejected
 
@@ -46,12 +50,15 @@ __all__ = [
     "PRESSES",
     "Budget",
     "CompressedCache",
+    "ContextTooLongError",
+    "GenerationCancelled",
     "ImageRejected",
     "MemorySession",
     "ModelLoadError",
     "Press",
     "RejectedTurnError",
     "Reply",
+    "Sampling",
     "SessionError",
     "SessionState",
     "UnsupportedModelError",

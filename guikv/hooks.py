@@ -40,6 +40,7 @@ class _Chunk:
     frames: torch.Tensor  # (B, q) screenshot id per token, -1 for text
     positions: torch.Tensor  # (B, q, R) RoPE position ids (R = 3 for M-RoPE, 1 otherwise)
     post_vision_start: int | None
+    uniform: bool = True  # every layer held the same length when the chunk began (pruning mid-forward changes that)
     residual_norms: dict[int, torch.Tensor] = field(default_factory=dict)
     deferred: list[tuple[LayerView, int, torch.Tensor | None, float]] = field(default_factory=list)
 
@@ -125,6 +126,7 @@ class Compressor:
             frames=frames,
             positions=self._rope_positions(position_ids, frames.shape[0], q_len, start),
             post_vision_start=post_vision,
+            uniform=cache.is_uniform(),
         )
         return args, kwargs
 
@@ -159,7 +161,7 @@ class Compressor:
     def _mask_hook(self, idx: int):
         def hook(module: nn.Module, args: tuple, kwargs: dict):
             chunk = self._chunk
-            if chunk is None or chunk.cache.is_uniform() or "flash" in module.config._attn_implementation:
+            if chunk is None or chunk.uniform or "flash" in module.config._attn_implementation:
                 return None  # flash attention aligns the causal mask bottom-right by itself
             hidden = kwargs["hidden_states"]
             q_len = hidden.shape[1]

@@ -20,6 +20,12 @@ feeds the same chunk once. The pending turns stay pending, except a turn whose s
 cannot take: ``add()`` refuses it (``ImageRejected``), or, when only the processor finds out, the failing call
 removes it and raises ``RejectedTurnError``; later turns are not blocked by it. The checkpoint is references
 (``CacheSnapshot``), no tensor copies; holding them keeps the pre-call tensors alive until the call ends.
+
+Serving (``guikv-agent serve``): ``generate`` streams text deltas to ``on_text`` (returning False cancels the turn,
+rolled back like a failure), honours ``stop`` strings (the cache keeps the reply as returned) and samples at
+``temperature`` > 0 (``top_p``, ``seed``); ``max_context`` refuses a chunk that would pass the context limit before
+its forward (``ContextTooLongError``). The session records which cached tokens belong to which message, so
+``forget(indices)`` can drop turns a client's sliding window left behind (``guikv.session_memory``).
 """
 
 from __future__ import annotations
@@ -34,17 +40,18 @@ from torch import nn
 
 from guikv.append_only import append_only_problem
 from guikv.cache import CacheSnapshot, CompressedCache
+from guikv.decode_loop import DecodeLoop
+from guikv.decoding import Sampling, check_stops
+from guikv.message_spans import MessageSpan, chunk_segments
 from guikv.models.registry import spec_of
 from guikv.presses.base import Press
 from guikv.presses.registry import make_press
 from guikv.processor import ImageRejected, check_image_input
+from guikv.session_errors import ContextTooLongError, SessionError
+from guikv.session_memory import MessageMemory
 
 Mode = Literal["persistent", "reference"]
 T = TypeVar("T")
-
-
-class SessionError(RuntimeError):
-    """A session used out of order (assistant turn first, reused after close, ...)."""
 
 
 class RejectedTurnError(ValueError):
@@ -74,6 +81,7 @@ class _Checkpoint:
     fed_messages: int
     last_chunk_len: int
     last_compress_seconds: float
+    spans: tuple[MessageSpan, ...] | None
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,7 @@ class Reply:
     decode_seconds: float
     stopped_by_eos: bool
     compress_seconds: float = 0.0  # part of prefill_seconds spent scoring and pruning the cache
+    finish_reason: str = "length"  # "stop": a stop token or stop string ended it; "length": max_new_tokens did
 
 
 @dataclass(frozen=True)
@@ -102,7 +111,7 @@ class SessionState:
         return data
 
 
-class MemorySession:
+class MemorySession(MessageMemory, DecodeLoop):
     """A conversation with a vision-language model whose KV cache is compressed by ``method`` at ``budget``.
 
     ``add(role, content)`` appends a turn (content: a str or a list of {"type": "image", "image": PIL} /
@@ -120,6 +129,7 @@ class MemorySession:
         mode: Mode = "persistent",
         max_screenshots: int = 5,
         method_kwargs: dict[str, Any] | None = None,
+        max_context: int | None = None,
     ) -> None:
         if mode not in ("persistent", "reference"):
             raise ValueError(f"mode must be 'persistent' or 'reference', got {mode!r}")
@@ -148,6 +158,13 @@ class MemorySession:
         self._closed = False
         self._last_chunk_len = 0
         self._last_compress_seconds = 0.0
+        self._spans: list[MessageSpan] | None = [] if mode == "persistent" else None  # one per fed message
+        self._reply_start: tuple[int, int] | None = None  # (token, char) where the reply's message begins
+        self._reserve = 0  # positions a chunk must leave free for the reply
+        limit = getattr(model.config.get_text_config(), "max_position_embeddings", None) or 2**31
+        if max_context is not None and max_context < 1:
+            raise ValueError(f"max_context must be a positive number of positions, got {max_context}")
+        self.context_limit = int(min(limit, max_context or limit))
         tokenizer = processor.tokenizer
         unk = tokenizer.unk_token_id
         eos = {tokenizer.convert_tokens_to_ids(t) for t in self.spec.stop_tokens}
@@ -188,15 +205,38 @@ class MemorySession:
         return self._atomically(lambda: self._feed(add_generation_prompt=False)[0])
 
     @torch.no_grad()
-    def generate(self, max_new_tokens: int = 256, *, ignore_eos: bool = False) -> Reply:
-        """Greedy reply to the conversation so far; appended to it as the assistant turn.
+    def generate(
+        self,
+        max_new_tokens: int = 256,
+        *,
+        ignore_eos: bool = False,
+        stop: str | list[str] | tuple[str, ...] | None = None,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        seed: int | None = None,
+        on_text: Callable[[str], object] | None = None,
+    ) -> Reply:
+        """Reply to the conversation so far (greedy at ``temperature`` 0); appended to it as the assistant turn.
 
-        ``ignore_eos`` decodes exactly ``max_new_tokens`` tokens (benchmarks time fixed-length replies).
+        ``ignore_eos`` decodes exactly ``max_new_tokens`` tokens (benchmarks time fixed-length replies). ``stop``: up
+        to 4 strings; the reply ends before the first one (the cache then holds the reply as returned, plus the
+        turn end). ``on_text(delta)`` streams the reply: the deltas concatenate to ``Reply.text``; returning False
+        cancels the turn (``GenerationCancelled``), which is rolled back like any failure.
         """
         self._check_open()
         if not self.messages or self.messages[-1]["role"] != "user":
             raise SessionError("generate() needs the conversation to end with a user turn")
-        return self._atomically(lambda: self._generate(max_new_tokens, ignore_eos))
+        if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be a positive integer, got {max_new_tokens!r}")
+        sampling = Sampling(temperature, top_p, seed)
+        stops = check_stops(stop)
+        return self._atomically(lambda: self._generate(max_new_tokens, ignore_eos, sampling, stops, on_text))
+
+    def drop_pending(self) -> int:
+        """Remove the turns added but not yet fed (a caller giving up on a turn); returns how many."""
+        pending = len(self.messages) - self._fed_messages
+        del self.messages[self._fed_messages :]
+        return pending
 
     def state(self) -> SessionState:
         cache = self.cache
@@ -236,6 +276,7 @@ class MemorySession:
             fed_messages=self._fed_messages,
             last_chunk_len=self._last_chunk_len,
             last_compress_seconds=self._last_compress_seconds,
+            spans=tuple(self._spans) if self._spans is not None else None,
         )
 
     def _restore(self, checkpoint: _Checkpoint) -> None:
@@ -248,6 +289,7 @@ class MemorySession:
         self._fed_messages = checkpoint.fed_messages
         self._last_chunk_len = checkpoint.last_chunk_len
         self._last_compress_seconds = checkpoint.last_compress_seconds
+        self._spans = list(checkpoint.spans) if checkpoint.spans is not None else None
 
     def _atomically(self, work: Callable[[], T]) -> T:
         """``work()``, or on any exception the session as before it (minus a turn the processor rejected), re-raised."""
@@ -292,22 +334,34 @@ class MemorySession:
                 found.append((index, f"{type(error).__name__}: {error}"))
         return found
 
-    def _generate(self, max_new_tokens: int, ignore_eos: bool) -> Reply:
+    def _generate(
+        self, max_new_tokens: int, ignore_eos: bool, sampling: Sampling, stops: tuple[str, ...],
+        on_text: Callable[[str], object] | None,
+    ) -> Reply:
         started = time.perf_counter()
-        if self.mode == "persistent":
-            logits, n_prefill = self._feed(add_generation_prompt=True)
-        else:
-            logits, n_prefill = self._prefill_reference()
+        self._reserve = max_new_tokens
+        try:
+            if self.mode == "persistent":
+                logits, n_prefill = self._feed(add_generation_prompt=True)
+            else:
+                logits, n_prefill = self._prefill_reference()
+        finally:
+            self._reserve = 0
         prefill_seconds = time.perf_counter() - started
         started = time.perf_counter()
-        tokens, stopped = self._decode(logits, max_new_tokens, ignore_eos)
+        tokens, stopped, text, fed = self._decode(logits, max_new_tokens, ignore_eos, sampling, stops, on_text)
         decode_seconds = time.perf_counter() - started
-        text = self.processor.tokenizer.decode(tokens, skip_special_tokens=True)
         self.messages.append({"role": "assistant", "content": text})
         if self.mode == "persistent":
             self._fed_text += text + (self.spec.turn_end if stopped else "")
+            if self._spans is not None and self._reply_start is not None:
+                token0, char0, count0 = self._reply_start
+                self._spans.append(MessageSpan((token0, self.cache.ledger.logical_length), (char0, len(self._fed_text)),
+                                               count0 + fed))
+            self._reply_start = None
         self._fed_messages = len(self.messages)
-        return Reply(text, tuple(tokens), n_prefill, prefill_seconds, decode_seconds, stopped, self._last_compress_seconds)
+        return Reply(text, tuple(tokens), n_prefill, prefill_seconds, decode_seconds, stopped, self._last_compress_seconds,
+                     "stop" if stopped else "length")
 
     def _feed(self, add_generation_prompt: bool) -> tuple[torch.Tensor, int]:
         text = self.processor.render(self.messages, add_generation_prompt=add_generation_prompt)
@@ -325,7 +379,16 @@ class MemorySession:
         encoded = self._encode(chunk_text, images)
         if self.cache is None:
             self.cache = CompressedCache(config=self.model.config)
+        segments = None
+        if self.can_forget:
+            segments = chunk_segments(self.processor, self.messages, self._fed_messages, self._fed_text, text,
+                                      encoded["input_ids"])
+        token0, char0 = self.cache.ledger.logical_length, len(self._fed_text)
         logits = self._forward_chunk(encoded)
+        if segments is None:
+            self._spans = None
+        else:
+            self._record_spans(segments, token0, char0)
         self._fed_text = text
         self._fed_messages = len(self.messages)
         return logits, self._last_chunk_len
@@ -362,6 +425,12 @@ class MemorySession:
                     "pixels must be encoded together (is the processor's image token the model's?)"
                 )
         positions = self.rope.chunk_positions(self.model, ids, grid.to(device) if grid is not None else None, self.next_pos)
+        needed = int(positions.max()) + 1 + self._reserve
+        if needed > self.context_limit:
+            raise ContextTooLongError(
+                f"the conversation needs {needed} positions ({int(positions.max()) + 1} for the prompt, {self._reserve} "
+                f"reserved for the reply), over the context limit of {self.context_limit}"
+            )
         start = self.cache.get_seq_length()
         kwargs: dict[str, Any] = {}
         if "pixel_values" in encoded:
@@ -381,31 +450,6 @@ class MemorySession:
         self._last_chunk_len = ids.shape[1]
         self._last_compress_seconds = compressor.seconds
         return out.logits[0, -1]
-
-    def _decode(self, logits: torch.Tensor, max_new_tokens: int, ignore_eos: bool = False) -> tuple[list[int], bool]:
-        tokens: list[int] = []
-        device = self.model.device
-        with self.press(self.model):
-            for _ in range(max_new_tokens):
-                token = int(logits.argmax())
-                stop = token in self.eos_ids and not ignore_eos
-                # Every token goes into the cache so the next turn's text continues the template; a stop token goes
-                # in as the template's turn end (what a rendering of the conversation holds after the reply).
-                slot = self.cache.get_seq_length()
-                out = self.model(
-                    input_ids=torch.tensor([[self.turn_end_id if stop else token]], device=device),
-                    position_ids=self.rope.decode_positions(self.next_pos, device),
-                    cache_position=torch.tensor([slot], device=device),
-                    past_key_values=self.cache,
-                    use_cache=True,
-                )
-                self.next_pos += 1
-                if stop:
-                    return tokens, True
-                tokens.append(token)
-                logits = out.logits[0, -1]
-        return tokens, False
-
 
 def _images(messages: list[dict[str, Any]]) -> list:
     return [

@@ -1,0 +1,150 @@
+"""Acceptance 3 of issue 11: concurrent conversations share the model fairly and get their sequential answers; a
+client that disconnects mid-stream leaves its session as before the turn, and resuming gets a clean session's answer.
+The fair queue itself is checked on the engine with recorded jobs (no model)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import httpx
+
+from agent.serve.engine import Engine, Job
+from guikv.testing import synthetic_screenshot
+from tests.agent.serve.conftest import MODEL_NAME, TASK, data_url, direct_session, direct_turn
+
+CLIENTS, STEPS, REPLY_TOKENS = 4, 3, 5
+
+
+def _image(client: int, step: int) -> dict:
+    image = synthetic_screenshot(112, 84, seed=100 * client + step)
+    return {"role": "user", "content": [{"type": "image_url", "image_url": {"url": data_url(image)}}]}
+
+
+def _sequential(direct_model, client: int) -> list[str]:
+    session = direct_session(direct_model)
+    session.add("user", f"{TASK} (client {client})")
+    replies = []
+    for step in range(STEPS):
+        session.add("user", direct_turn(_image(client, step)["content"]))
+        replies.append(session.generate(REPLY_TOKENS).text)
+    return replies
+
+
+def test_four_concurrent_clients_get_their_sequential_answers(make_server, direct_model):
+    expected = [_sequential(direct_model, c) for c in range(CLIENTS)]
+    got: dict[int, list[str]] = {}
+    errors: list[BaseException] = []
+    with make_server() as server:
+        barrier = threading.Barrier(CLIENTS)
+
+        def client_run(c: int) -> None:
+            try:
+                client = server.client()
+                messages = [{"role": "user", "content": f"{TASK} (client {c})"}]
+                replies = []
+                barrier.wait(30)
+                for step in range(STEPS):
+                    messages.append(_image(c, step))
+                    stream = step % 2 == 1
+                    out = client.chat.completions.create(model=MODEL_NAME, messages=messages, max_tokens=REPLY_TOKENS,
+                                                         stream=stream)
+                    text = ("".join(ch.choices[0].delta.content or "" for ch in out if ch.choices) if stream
+                            else out.choices[0].message.content)
+                    replies.append(text)
+                    messages.append({"role": "assistant", "content": text})
+                got[c] = replies
+            except BaseException as error:  # reported below, with the client that failed
+                errors.append(error)
+
+        threads = [threading.Thread(target=client_run, args=(c,), daemon=True) for c in range(CLIENTS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(300)
+        assert not errors, errors
+        assert not any(t.is_alive() for t in threads)
+        assert got == dict(enumerate(expected))
+        assert server.metrics.value("guikv_requests_total", match="extend") == CLIENTS * (STEPS - 1)
+
+
+def test_a_client_killed_mid_stream_then_resumed_gets_a_clean_answer(make_server, server_model, direct_model):
+    model = server_model[0]
+    clean = direct_session(direct_model)
+    clean.add("user", TASK)
+    clean.add("user", direct_turn(_image(0, 0)["content"]))
+    first = clean.generate(REPLY_TOKENS).text
+    clean.add("user", direct_turn(_image(0, 1)["content"]))
+    long_reply = clean.generate(40)
+    assert len(long_reply.token_ids) >= 12, "the tiny model stopped too early for a mid-stream disconnect"
+    messages = [{"role": "user", "content": TASK}, _image(0, 0)]
+    with make_server() as server, httpx.Client(base_url=server.url, timeout=60) as http:
+        out = http.post("/v1/chat/completions", json={"model": MODEL_NAME, "messages": messages, "max_tokens": REPLY_TOKENS})
+        assert out.json()["choices"][0]["message"]["content"] == first
+        messages += [{"role": "assistant", "content": first}, _image(0, 1)]
+        entry = next(iter(server.service.store.entries.values()))
+        before = (list(entry.canonical), entry.session.cache.layer_lengths(), entry.session.next_pos)
+        slow = model.lm_head.register_forward_hook(lambda *args: time.sleep(0.05))  # decode slower than a disconnect
+        try:
+            body = {"model": MODEL_NAME, "messages": messages, "max_tokens": 40, "stream": True}
+            with http.stream("POST", "/v1/chat/completions", json=body) as response:
+                lines = response.iter_lines()
+                content_chunks = 0
+                while content_chunks < 2:
+                    line = next(lines)
+                    content_chunks += line.startswith("data:") and '"content": "' in line and '"content": ""' not in line
+            deadline = time.monotonic() + 30  # the client is gone: the server must notice and roll back
+            while server.metrics.value("guikv_cancelled_total") < 1 or _busy(server):
+                assert time.monotonic() < deadline, "the server never cancelled the abandoned reply"
+                time.sleep(0.02)
+        finally:
+            slow.remove()
+        assert (list(entry.canonical), entry.session.cache.layer_lengths(), entry.session.next_pos) == before
+        resumed = http.post("/v1/chat/completions", json={**body, "stream": False})
+        assert resumed.json()["choices"][0]["message"]["content"] == long_reply.text
+        assert resumed.json()["guikv"]["match"] == "extend"
+        assert http.get("/health").json()["status"] == "ok"
+
+
+def _busy(server) -> bool:
+    health = httpx.get(server.url + "/health").json()
+    return health["busy"] or health["queued"] > 0
+
+
+def test_the_queue_is_round_robin_across_conversations():
+    """Conversation A queues five jobs, then B and C one each: B and C run after A's first, not after all of A's."""
+    order: list[str] = []
+    gate = threading.Event()
+    loop = asyncio.new_event_loop()
+    engine = Engine()
+    try:
+        def work(name: str):
+            def run(job: Job) -> str:
+                if name == "A0":
+                    gate.wait(30)
+                order.append(name)
+                return name
+            return run
+
+        engine.start()
+        engine.submit(Job("A", work("A0"), loop))
+        deadline = time.monotonic() + 10
+        while engine.running is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        for name in ("A1", "A2", "A3", "A4"):
+            engine.submit(Job("A", work(name), loop))
+        engine.submit(Job("B", work("B0"), loop))
+        cancelled = Job("C", work("C-cancelled"), loop)
+        engine.submit(cancelled)
+        cancelled.cancel()
+        engine.submit(Job("C", work("C1"), loop))
+        gate.set()
+        while len(order) < 7:
+            assert time.monotonic() < deadline, order
+            time.sleep(0.005)
+    finally:
+        engine.stop()
+        loop.close()
+    assert order == ["A0", "A1", "B0", "C1", "A2", "A3", "A4"]
