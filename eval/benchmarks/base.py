@@ -407,8 +407,9 @@ class Benchmark(ABC):
     data_description: ClassVar[str]
     """What ``data_dir`` must hold, for error messages."""
     multi_step: ClassVar[bool] = False
-    adapters: ClassVar[tuple[str, ...]] = ("ui_tars", "opencua")
-    """Prompt/parse formats the benchmark has prompts and parsers for (``eval.scoring.AdapterName``)."""
+    adapters: ClassVar[tuple[str, ...]]
+    """Prompt/parse formats the benchmark has prompts and parsers for (``eval.scoring.AdapterName``): the keys of its
+    prompt module's ``TEMPLATES`` (``eval/benchmarks/<name>_prompts.py``), so a family's prompts live in one place."""
     max_new_tokens: ClassVar[int]
     """The reference's generation budget for this benchmark (greedy decoding)."""
     result_files: ClassVar[tuple[str, ...]]

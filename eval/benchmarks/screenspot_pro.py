@@ -31,6 +31,7 @@ from eval.benchmarks.base import (
     require,
     require_box,
 )
+from eval.benchmarks.screenspot_prompts import TEMPLATES
 from eval.benchmarks.screenspot_v2 import GroundingSample, GroundingTruth, grounding_point
 from eval.parsing import ActionParseError
 from eval.scoring import DEFAULT_MODE, AdapterName, ScoringMode, check_mode, in_xyxy, normalize_box
@@ -81,7 +82,7 @@ class ScreenSpotPro(Benchmark):
     images_env: ClassVar[str] = "SCREENSPOTPRO_IMGS"
     data_description: ClassVar[str] = "ScreenSpot-Pro annotations: one <app>_<os>.json list per task"
     max_new_tokens: ClassVar[int] = 400
-    adapters: ClassVar[tuple[str, ...]] = ("ui_tars", "opencua", "qwen3_vl")
+    adapters: ClassVar[tuple[str, ...]] = tuple(TEMPLATES)
     result_files: ClassVar[tuple[str, ...]] = ("screenspotpro_summary_results.json", "screenspotpro_detailed_results.json")
 
     @classmethod
