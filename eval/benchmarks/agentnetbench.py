@@ -433,6 +433,7 @@ class AgentNetBench(Benchmark):
     data_description: ClassVar[str] = "AgentNetBench test_data: one <task_id>.json per trajectory"
     multi_step: ClassVar[bool] = True
     max_new_tokens: ClassVar[int] = 1000
+    headline_label: ClassVar[str] = "step score"
     adapters: ClassVar[tuple[str, ...]] = tuple(TEMPLATES)
     result_files: ClassVar[tuple[str, ...]] = ("agentnetbench_results_budget.json",)
 
@@ -558,6 +559,17 @@ class AgentNetBench(Benchmark):
             predicted_actions=_jsonable(actions), used_alternative=used_alternative, scored=bool(actions and truth.actions)
         )
         return Score(sample.id, self.name, adapter, mode, float(value), _jsonable(actions), details, dict(sample.meta))
+
+    @classmethod
+    def headline(cls, summary: Mapping[str, Any]) -> float:
+        return float(summary["metrics"]["overall_score"])
+
+    @classmethod
+    def categories(cls, summary: Mapping[str, Any]) -> dict[str, float]:
+        metrics = summary["metrics"]
+        steps = metrics.get("action_type_steps", {})
+        found = {f"gt {kind}": value for kind, value in metrics["action_type_scores"].items() if steps.get(kind, 1)}
+        return {"milestone": metrics["milestone_score"], **found}
 
     def summarize(self, scores: Sequence[Score], data: Dataset, mode: ScoringMode = DEFAULT_MODE) -> dict[str, Any]:
         """``metrics`` with the reference's keys (§1.5); ``action_type_steps`` counts the steps behind each type score."""

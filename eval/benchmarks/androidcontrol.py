@@ -263,6 +263,7 @@ class AndroidControl(Benchmark):
     images_env: ClassVar[str] = "ANDROIDCONTROL_IMGS"
     data_description: ClassVar[str] = f"a directory containing {DATA_FILE} (UGround's AndroidControl sample)"
     max_new_tokens: ClassVar[int] = 600
+    headline_label: ClassVar[str] = "step accuracy"
     adapters: ClassVar[tuple[str, ...]] = tuple(TEMPLATES)
     result_files: ClassVar[tuple[str, ...]] = ("androidcontrol_results_budget{budget}.json",)
 
@@ -348,6 +349,15 @@ class AndroidControl(Benchmark):
             "correct": correct,
         }
         return Score(sample.id, self.name, adapter, mode, float(correct), pred.to_dict(), details, dict(sample.meta), error)
+
+    @classmethod
+    def headline(cls, summary: Mapping[str, Any]) -> float:
+        return float(summary["metrics"]["step_accuracy"])
+
+    @classmethod
+    def categories(cls, summary: Mapping[str, Any]) -> dict[str, float]:
+        level, metrics = summary["instruction_level"], summary["metrics"]
+        return {f"{level} step": metrics["step_accuracy"], f"{level} grounding": metrics["grounding_accuracy"]}
 
     def summarize(self, scores: Sequence[Score], data: Dataset, mode: ScoringMode = DEFAULT_MODE) -> dict[str, Any]:
         """``metrics`` with the reference's keys (§2.5, §2.7)."""

@@ -214,6 +214,7 @@ class Mind2Web(Benchmark):
     data_description: ClassVar[str] = "UGround's Mind2Web samples: cross_{domain,task,website}_blocks.jsonl"
     multi_step: ClassVar[bool] = True
     max_new_tokens: ClassVar[int] = 500
+    headline_label: ClassVar[str] = "step accuracy"
     adapters: ClassVar[tuple[str, ...]] = tuple(TEMPLATES)
     result_files: ClassVar[tuple[str, ...]] = ("mind2web_summary_results.json", "mind2web_detailed_results.json")
 
@@ -372,6 +373,19 @@ class Mind2Web(Benchmark):
         width, height = sample.blocks[block].size
         boxes = [(x / width, y / height, w / width, h / height) for x, y, w, h in truth.target_blocks.get(str(block), ())]
         return bool(pred.point) and any(in_xywh(pred.point, box) for box in boxes)
+
+    @classmethod
+    def headline(cls, summary: Mapping[str, Any]) -> float:
+        return float(summary["overall_metrics"]["step_accuracy"])
+
+    @classmethod
+    def categories(cls, summary: Mapping[str, Any]) -> dict[str, float]:
+        found = {}
+        for split in summary["task_breakdown"]:
+            found[f"{split['task']} element"] = split["element_accuracy"]
+            found[f"{split['task']} op_f1"] = split["operation_f1"]
+            found[f"{split['task']} step"] = split["step_accuracy"]
+        return found
 
     def summarize(self, scores: Sequence[Score], data: Dataset, mode: ScoringMode = DEFAULT_MODE) -> dict[str, Any]:
         """``overall_metrics``, ``total_tasks`` and ``task_breakdown`` as in the reference's results (§5.4, §5.6)."""

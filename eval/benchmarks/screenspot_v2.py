@@ -17,7 +17,7 @@ Both averages are always reported (``micro_accuracy``, ``cell_mean_accuracy``).
 from __future__ import annotations
 
 import ast
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -122,6 +122,7 @@ class ScreenSpotV2(Benchmark):
     images_env: ClassVar[str] = "SCREENSPOT_IMGS"
     data_description: ClassVar[str] = "a directory with screenspot_{mobile,desktop,web}_v2.json"
     max_new_tokens: ClassVar[int] = 200
+    headline_label: ClassVar[str] = "accuracy"
     adapters: ClassVar[tuple[str, ...]] = tuple(TEMPLATES)
     result_files: ClassVar[tuple[str, ...]] = ("summary_results.json", "detailed_results.json")
 
@@ -194,6 +195,18 @@ class ScreenSpotV2(Benchmark):
         correct = in_xyxy(point, box)
         details.update(pred=list(point), correctness="correct" if correct else "wrong")
         return Score(sample.id, self.name, adapter, mode, float(correct), list(point), details, dict(sample.meta))
+
+    @classmethod
+    def headline(cls, summary: Mapping[str, Any]) -> float:
+        return float(summary["overall_accuracy"])
+
+    @classmethod
+    def categories(cls, summary: Mapping[str, Any]) -> dict[str, float]:
+        found = {"text": summary["text_accuracy"], "icon": summary["icon_accuracy"]}
+        for split in summary["task_breakdown"]:
+            found[f"{split['task']} text"] = split["text_accuracy"]
+            found[f"{split['task']} icon"] = split["icon_accuracy"]
+        return found
 
     def summarize(self, scores: Sequence[Score], data: Dataset, mode: ScoringMode = DEFAULT_MODE) -> dict[str, Any]:
         """The reference's summary keys (§3.5); ``overall_accuracy`` is the cell mean (reference) or micro (corrected)."""
