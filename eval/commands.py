@@ -19,7 +19,7 @@ from rich.table import Table
 
 from eval.benchmarks import BENCHMARKS, BenchmarkDataError, benchmark_class
 from eval.report import Table as ReportTable
-from eval.report import benchmark_metrics, write_report
+from eval.report import write_report
 from eval.results import ResultsError
 from eval.runner import MEMORIES, EvalAborted, EvalConfig, RunProgress, SweepResult, run_sweep
 from eval.scoring import ADAPTER_NAMES, SCORING_MODES
@@ -268,7 +268,7 @@ def _run_with_progress(config: EvalConfig) -> SweepResult:
 
 def _print_summary(result: SweepResult) -> None:
     config = result.config
-    label = benchmark_metrics(config.benchmark).label
+    label = benchmark_class(config.benchmark).headline_label
     table = Table(title=f"{config.benchmark}: {label} per run ({result.samples} samples each)")
     for column in ("method", "budget", "samples", "failed"):
         table.add_column(column, justify="right" if column in ("samples", "failed") else "left")

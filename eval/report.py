@@ -9,92 +9,23 @@ accuracy against budget, one line per method, the full cache as a dashed horizon
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eval.benchmarks import benchmark_class
 from eval.results import SUMMARY_FILE, RunSpec
 from eval.scoring import SCORING_MODES
 from guikv.budget import Budget
 from guikv.presses.registry import PRESSES
 
-# --- what each benchmark reports ------------------------------------------------------------------------------------
-
-
-def _agentnetbench_categories(summary: Mapping[str, Any]) -> dict[str, float]:
-    metrics = summary["metrics"]
-    steps = metrics.get("action_type_steps", {})
-    found = {f"gt {kind}": value for kind, value in metrics["action_type_scores"].items() if steps.get(kind, 1)}
-    return {"milestone": metrics["milestone_score"], **found}
-
-
-def _androidcontrol_categories(summary: Mapping[str, Any]) -> dict[str, float]:
-    level, metrics = summary["instruction_level"], summary["metrics"]
-    return {f"{level} step": metrics["step_accuracy"], f"{level} grounding": metrics["grounding_accuracy"]}
-
-
-def _screenspot_v2_categories(summary: Mapping[str, Any]) -> dict[str, float]:
-    found = {"text": summary["text_accuracy"], "icon": summary["icon_accuracy"]}
-    for split in summary["task_breakdown"]:
-        found[f"{split['task']} text"] = split["text_accuracy"]
-        found[f"{split['task']} icon"] = split["icon_accuracy"]
-    return found
-
-
-def _screenspot_pro_categories(summary: Mapping[str, Any]) -> dict[str, float]:
-    metrics = summary["metrics"]
-    found = {"text": summary["text_accuracy"], "icon": summary["icon_accuracy"]}
-    for label, block in metrics["leaderboard_simple_style"].items():
-        found[label] = block["action_acc"]
-    platforms: dict[str, list[int]] = {}
-    for label, block in metrics["seeclick_style"].items():
-        platform = next((part for part in label.split() if part.startswith("plat:")), label)
-        counts = platforms.setdefault(platform, [0, 0])
-        counts[0] += block["num_correct_action"]
-        counts[1] += block["num_total"]
-    found |= {platform: correct / total if total else 0.0 for platform, (correct, total) in platforms.items()}
-    return found
-
-
-def _mind2web_categories(summary: Mapping[str, Any]) -> dict[str, float]:
-    found = {}
-    for split in summary["task_breakdown"]:
-        found[f"{split['task']} element"] = split["element_accuracy"]
-        found[f"{split['task']} op_f1"] = split["operation_f1"]
-        found[f"{split['task']} step"] = split["step_accuracy"]
-    return found
-
-
-@dataclass(frozen=True)
-class BenchmarkMetrics:
-    """How a benchmark's summary is read: its headline metric (what the paper reports) and its categories."""
-
-    label: str
-    headline: Callable[[Mapping[str, Any]], float]
-    categories: Callable[[Mapping[str, Any]], dict[str, float]]
-
-
-METRICS: dict[str, BenchmarkMetrics] = {
-    "agentnetbench": BenchmarkMetrics("step score", lambda s: s["metrics"]["overall_score"], _agentnetbench_categories),
-    "androidcontrol": BenchmarkMetrics("step accuracy", lambda s: s["metrics"]["step_accuracy"], _androidcontrol_categories),
-    "screenspot_v2": BenchmarkMetrics("accuracy", lambda s: s["overall_accuracy"], _screenspot_v2_categories),
-    "screenspot_pro": BenchmarkMetrics("accuracy", lambda s: s["overall_accuracy"], _screenspot_pro_categories),
-    "mind2web": BenchmarkMetrics("step accuracy", lambda s: s["overall_metrics"]["step_accuracy"], _mind2web_categories),
-}
-"""Benchmark name -> how its summaries are read."""
-
-
-def benchmark_metrics(benchmark: str) -> BenchmarkMetrics:
-    try:
-        return METRICS[benchmark]
-    except KeyError:
-        raise KeyError(f"no report metrics for benchmark {benchmark!r}; known: {', '.join(METRICS)}") from None
+# --- what each benchmark reports (the benchmark says: eval.benchmarks.base.Benchmark.headline/categories) ------------
 
 
 def headline(benchmark: str, summary: Mapping[str, Any]) -> float:
     """The benchmark's headline metric of one summary (one scoring mode)."""
-    return float(benchmark_metrics(benchmark).headline(summary))
+    return float(benchmark_class(benchmark).headline(summary))
 
 
 # --- collecting runs ------------------------------------------------------------------------------------------------
@@ -133,15 +64,15 @@ def load_run(path: Path) -> RunResult:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         fields = data["run"]
         run = RunSpec(**{**fields, "pixels": tuple(fields["pixels"])})
-        metrics = benchmark_metrics(run.benchmark)
+        bench = benchmark_class(run.benchmark)
         scoring = data["scoring"]
         return RunResult(
             run=run,
             path=Path(path),
             samples=int(data["samples"]),
             failures=int(data["generation_failures"]["count"]),
-            headline={mode: float(metrics.headline(scoring[mode])) for mode in SCORING_MODES},
-            categories={mode: metrics.categories(scoring[mode]) for mode in SCORING_MODES},
+            headline={mode: float(bench.headline(scoring[mode])) for mode in SCORING_MODES},
+            categories={mode: bench.categories(scoring[mode]) for mode in SCORING_MODES},
             bad_records=int(scoring[SCORING_MODES[0]]["bad_records"]["count"]),
         )
     except (OSError, ValueError, KeyError, TypeError) as error:
@@ -218,7 +149,7 @@ def accuracy_tables(runs: Sequence[RunResult], modes: Sequence[str] = SCORING_MO
     for members in groups(runs).values():
         first = members[0]
         budgets = sorted({run.run.budget for run in members}, key=_budget_sort)
-        label = benchmark_metrics(first.run.benchmark).label
+        label = benchmark_class(first.run.benchmark).headline_label
         for mode in modes:
             cells = {(run.run.method, run.run.budget): run for run in members}
             rows = []
@@ -272,7 +203,7 @@ def plot(runs: Sequence[RunResult], path: Path, modes: Sequence[str] = SCORING_M
         len(grouped), len(modes), figsize=(6.4 * len(modes), 4.2 * len(grouped)), squeeze=False
     )
     for row, members in enumerate(grouped):
-        label = benchmark_metrics(members[0].run.benchmark).label
+        label = benchmark_class(members[0].run.benchmark).headline_label
         budgets = sorted({run.run.budget for run in members if run.run.budget is not None}, key=_budget_sort)
         for column, mode in enumerate(modes):
             axis = axes[row][column]

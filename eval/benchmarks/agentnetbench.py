@@ -39,7 +39,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from eval import prompts
+from eval.benchmarks.agentnetbench_prompts import (
+    AGENTNETBENCH_GT_HISTORY,
+    AGENTNETBENCH_OUTPUT_RECORD,
+    AGENTNETBENCH_STEP_HEADER,
+    TEMPLATES,
+    agentnetbench_prompt,
+)
 from eval.benchmarks.base import (
     BadRecord,
     Benchmark,
@@ -57,6 +63,7 @@ from eval.benchmarks.base import (
     require,
     require_box,
 )
+from eval.benchmarks.shared_prompts import QWEN3_VL_SYSTEM
 from eval.parsing import ActionParseError, box_point, opencua_code_lines, parse_opencua_actions, parse_ui_tars
 from eval.qwen3_vl_parsing import action_of, grid_point, qwen3_vl_calls
 from eval.scoring import (
@@ -117,10 +124,10 @@ class AgentNetBenchSample(Sample):
 
     def history_text(self, step: HistoryStep, history: History) -> str:
         """The assistant turn of an earlier step: the model's own output if it exists, else the GT monologue."""
-        header = prompts.AGENTNETBENCH_STEP_HEADER.format(step_num=step.index + 1)
+        header = AGENTNETBENCH_STEP_HEADER.format(step_num=step.index + 1)
         if step.sample_id in history:
             output = last_output(history[step.sample_id])
-            return header + prompts.AGENTNETBENCH_OUTPUT_RECORD.format(step_num=step.index + 1, output=output)
+            return header + AGENTNETBENCH_OUTPUT_RECORD.format(step_num=step.index + 1, output=output)
         return header + step.fallback
 
     def _stale_image(self) -> ImageRef | None:
@@ -155,8 +162,8 @@ class AgentNetBenchSample(Sample):
                 messages.append(Message("user", (stale,)))
             if step.index >= first_text:
                 messages.append(Message("assistant", (self.history_text(step, history),)))
-        messages.append(Message("user", (self.image, prompts.agentnetbench_prompt(adapter, self.instruction))))
-        return [Message("system", (prompts.QWEN3_VL_SYSTEM,)), *messages] if adapter == "qwen3_vl" else messages
+        messages.append(Message("user", (self.image, agentnetbench_prompt(adapter, self.instruction))))
+        return [Message("system", (QWEN3_VL_SYSTEM,)), *messages] if adapter == "qwen3_vl" else messages
 
 
 # --- prediction -> benchmark actions ------------------------------------------------------------------------------
@@ -426,7 +433,8 @@ class AgentNetBench(Benchmark):
     data_description: ClassVar[str] = "AgentNetBench test_data: one <task_id>.json per trajectory"
     multi_step: ClassVar[bool] = True
     max_new_tokens: ClassVar[int] = 1000
-    adapters: ClassVar[tuple[str, ...]] = ("ui_tars", "opencua", "qwen3_vl")
+    headline_label: ClassVar[str] = "step score"
+    adapters: ClassVar[tuple[str, ...]] = tuple(TEMPLATES)
     result_files: ClassVar[tuple[str, ...]] = ("agentnetbench_results_budget.json",)
 
     def __post_init__(self) -> None:
@@ -477,7 +485,7 @@ class AgentNetBench(Benchmark):
             where = f"step {index}"
             monologue = step.get("inner_monologue") if isinstance(step, Mapping) else None
             monologue = monologue if isinstance(monologue, Mapping) else {}
-            fallback = prompts.AGENTNETBENCH_GT_HISTORY.format(
+            fallback = AGENTNETBENCH_GT_HISTORY.format(
                 observation=monologue.get("observation", ""),
                 thought=monologue.get("thought", ""),
                 action=monologue.get("low_level_instruction", ""),
@@ -551,6 +559,17 @@ class AgentNetBench(Benchmark):
             predicted_actions=_jsonable(actions), used_alternative=used_alternative, scored=bool(actions and truth.actions)
         )
         return Score(sample.id, self.name, adapter, mode, float(value), _jsonable(actions), details, dict(sample.meta))
+
+    @classmethod
+    def headline(cls, summary: Mapping[str, Any]) -> float:
+        return float(summary["metrics"]["overall_score"])
+
+    @classmethod
+    def categories(cls, summary: Mapping[str, Any]) -> dict[str, float]:
+        metrics = summary["metrics"]
+        steps = metrics.get("action_type_steps", {})
+        found = {f"gt {kind}": value for kind, value in metrics["action_type_scores"].items() if steps.get(kind, 1)}
+        return {"milestone": metrics["milestone_score"], **found}
 
     def summarize(self, scores: Sequence[Score], data: Dataset, mode: ScoringMode = DEFAULT_MODE) -> dict[str, Any]:
         """``metrics`` with the reference's keys (§1.5); ``action_type_steps`` counts the steps behind each type score."""

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from eval import prompts
+from eval.benchmarks.androidcontrol_prompts import TEMPLATES, androidcontrol_prompt
 from eval.benchmarks.base import (
     BadRecord,
     Benchmark,
@@ -42,6 +42,7 @@ from eval.benchmarks.base import (
     read_json,
     require,
 )
+from eval.benchmarks.shared_prompts import UI_TARS_SYSTEM
 from eval.parsing import ActionParseError, first_ui_tars_action, literal_point, parse_opencua_actions
 from eval.scoring import DEFAULT_MODE, AdapterName, ScoringMode, check_adapter, check_mode, mean
 from guikv.models.pixels import PixelLimits
@@ -108,9 +109,9 @@ class AndroidControlSample(Sample):
         check_adapter(adapter)
         check_mode(mode)
         previous = "\n".join(self.previous_actions)
-        text = prompts.androidcontrol_prompt(adapter, self.level, self.goal, self.step_instruction, previous)
+        text = androidcontrol_prompt(adapter, self.level, self.goal, self.step_instruction, previous)
         user = Message("user", (self.image, text))
-        return [Message("system", (prompts.UI_TARS_SYSTEM,)), user] if adapter == "ui_tars" else [user]
+        return [Message("system", (UI_TARS_SYSTEM,)), user] if adapter == "ui_tars" else [user]
 
 
 # --- prediction -> driver operation --------------------------------------------------------------------------------
@@ -262,6 +263,8 @@ class AndroidControl(Benchmark):
     images_env: ClassVar[str] = "ANDROIDCONTROL_IMGS"
     data_description: ClassVar[str] = f"a directory containing {DATA_FILE} (UGround's AndroidControl sample)"
     max_new_tokens: ClassVar[int] = 600
+    headline_label: ClassVar[str] = "step accuracy"
+    adapters: ClassVar[tuple[str, ...]] = tuple(TEMPLATES)
     result_files: ClassVar[tuple[str, ...]] = ("androidcontrol_results_budget{budget}.json",)
 
     def __post_init__(self) -> None:
@@ -346,6 +349,15 @@ class AndroidControl(Benchmark):
             "correct": correct,
         }
         return Score(sample.id, self.name, adapter, mode, float(correct), pred.to_dict(), details, dict(sample.meta), error)
+
+    @classmethod
+    def headline(cls, summary: Mapping[str, Any]) -> float:
+        return float(summary["metrics"]["step_accuracy"])
+
+    @classmethod
+    def categories(cls, summary: Mapping[str, Any]) -> dict[str, float]:
+        level, metrics = summary["instruction_level"], summary["metrics"]
+        return {f"{level} step": metrics["step_accuracy"], f"{level} grounding": metrics["grounding_accuracy"]}
 
     def summarize(self, scores: Sequence[Score], data: Dataset, mode: ScoringMode = DEFAULT_MODE) -> dict[str, Any]:
         """``metrics`` with the reference's keys (§2.5, §2.7)."""

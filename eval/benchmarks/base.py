@@ -407,12 +407,15 @@ class Benchmark(ABC):
     data_description: ClassVar[str]
     """What ``data_dir`` must hold, for error messages."""
     multi_step: ClassVar[bool] = False
-    adapters: ClassVar[tuple[str, ...]] = ("ui_tars", "opencua")
-    """Prompt/parse formats the benchmark has prompts and parsers for (``eval.scoring.AdapterName``)."""
+    adapters: ClassVar[tuple[str, ...]]
+    """Prompt/parse formats the benchmark has prompts and parsers for (``eval.scoring.AdapterName``): the keys of its
+    prompt module's ``TEMPLATES`` (``eval/benchmarks/<name>_prompts.py``), so a family's prompts live in one place."""
     max_new_tokens: ClassVar[int]
     """The reference's generation budget for this benchmark (greedy decoding)."""
     result_files: ClassVar[tuple[str, ...]]
     """File names the reference writes its results to (specs/benchmarks.md §1.8, 2.7, 3.5, 4.5, 5.6)."""
+    headline_label: ClassVar[str]
+    """What :meth:`headline` is called in report tables and plots (the paper's name for it)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -486,6 +489,18 @@ class Benchmark(ABC):
     @abstractmethod
     def summarize(self, scores: Sequence[Score], data: Dataset, mode: ScoringMode = DEFAULT_MODE) -> dict[str, Any]:
         """Aggregate metrics with the reference's keys (plus clearly named extras), and the bad records."""
+
+    # What a summary reports: read from ``summary.json`` alone (no data set, no model), so these are classmethods.
+
+    @classmethod
+    @abstractmethod
+    def headline(cls, summary: Mapping[str, Any]) -> float:
+        """The headline metric (what the paper reports) of one scoring mode's :meth:`summarize` output."""
+
+    @classmethod
+    def categories(cls, summary: Mapping[str, Any]) -> dict[str, float]:
+        """The per-category breakdown of one scoring mode's summary (category -> fraction); none by default."""
+        return {}
 
 
 _NOT_OPTIONS = ("data_dir", "images_dir", "pixels")

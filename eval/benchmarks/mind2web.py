@@ -43,7 +43,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from eval import prompts
 from eval.benchmarks.base import (
     BadRecord,
     Benchmark,
@@ -61,6 +60,8 @@ from eval.benchmarks.base import (
 )
 from eval.benchmarks.mind2web_actions import Mind2WebPrediction, predict
 from eval.benchmarks.mind2web_blocks import block_folder, tile_targets
+from eval.benchmarks.mind2web_prompts import TEMPLATES, mind2web_prompt
+from eval.benchmarks.shared_prompts import UI_TARS_SYSTEM
 from eval.scoring import DEFAULT_MODE, AdapterName, ScoringMode, check_adapter, check_mode, in_xywh, mean, operation_f1
 from guikv.models.pixels import PixelLimits
 from guikv.models.registry import UI_TARS_PIXEL_LIMITS
@@ -171,9 +172,9 @@ class Mind2WebSample(Sample):
         check_adapter(adapter)
         check_mode(mode)
         generation = self.rollout(adapter, mode, turns, history)[-1]
-        text = prompts.mind2web_prompt(adapter, self.task, generation.previous_actions)
+        text = mind2web_prompt(adapter, self.task, generation.previous_actions)
         user = Message("user", (self.blocks[generation.block], text))
-        return [Message("system", (prompts.UI_TARS_SYSTEM,)), user] if adapter == "ui_tars" else [user]
+        return [Message("system", (UI_TARS_SYSTEM,)), user] if adapter == "ui_tars" else [user]
 
 
 # --- the benchmark ------------------------------------------------------------------------------------------------
@@ -213,6 +214,8 @@ class Mind2Web(Benchmark):
     data_description: ClassVar[str] = "UGround's Mind2Web samples: cross_{domain,task,website}_blocks.jsonl"
     multi_step: ClassVar[bool] = True
     max_new_tokens: ClassVar[int] = 500
+    headline_label: ClassVar[str] = "step accuracy"
+    adapters: ClassVar[tuple[str, ...]] = tuple(TEMPLATES)
     result_files: ClassVar[tuple[str, ...]] = ("mind2web_summary_results.json", "mind2web_detailed_results.json")
 
     def __post_init__(self) -> None:
@@ -370,6 +373,19 @@ class Mind2Web(Benchmark):
         width, height = sample.blocks[block].size
         boxes = [(x / width, y / height, w / width, h / height) for x, y, w, h in truth.target_blocks.get(str(block), ())]
         return bool(pred.point) and any(in_xywh(pred.point, box) for box in boxes)
+
+    @classmethod
+    def headline(cls, summary: Mapping[str, Any]) -> float:
+        return float(summary["overall_metrics"]["step_accuracy"])
+
+    @classmethod
+    def categories(cls, summary: Mapping[str, Any]) -> dict[str, float]:
+        found = {}
+        for split in summary["task_breakdown"]:
+            found[f"{split['task']} element"] = split["element_accuracy"]
+            found[f"{split['task']} op_f1"] = split["operation_f1"]
+            found[f"{split['task']} step"] = split["step_accuracy"]
+        return found
 
     def summarize(self, scores: Sequence[Score], data: Dataset, mode: ScoringMode = DEFAULT_MODE) -> dict[str, Any]:
         """``overall_metrics``, ``total_tasks`` and ``task_breakdown`` as in the reference's results (§5.4, §5.6)."""

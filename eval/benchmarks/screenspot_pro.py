@@ -13,7 +13,7 @@ missing image                   crashes the driver                           a b
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -31,6 +31,7 @@ from eval.benchmarks.base import (
     require,
     require_box,
 )
+from eval.benchmarks.screenspot_prompts import TEMPLATES
 from eval.benchmarks.screenspot_v2 import GroundingSample, GroundingTruth, grounding_point
 from eval.parsing import ActionParseError
 from eval.scoring import DEFAULT_MODE, AdapterName, ScoringMode, check_mode, in_xyxy, normalize_box
@@ -81,7 +82,8 @@ class ScreenSpotPro(Benchmark):
     images_env: ClassVar[str] = "SCREENSPOTPRO_IMGS"
     data_description: ClassVar[str] = "ScreenSpot-Pro annotations: one <app>_<os>.json list per task"
     max_new_tokens: ClassVar[int] = 400
-    adapters: ClassVar[tuple[str, ...]] = ("ui_tars", "opencua", "qwen3_vl")
+    headline_label: ClassVar[str] = "accuracy"
+    adapters: ClassVar[tuple[str, ...]] = tuple(TEMPLATES)
     result_files: ClassVar[tuple[str, ...]] = ("screenspotpro_summary_results.json", "screenspotpro_detailed_results.json")
 
     @classmethod
@@ -174,6 +176,25 @@ class ScreenSpotPro(Benchmark):
         correct = in_xyxy(point, box)
         details.update(bbox=list(sample.truth.bbox), pred=list(point), correctness="correct" if correct else "wrong")
         return Score(sample.id, self.name, adapter, mode, float(correct), list(point), details, dict(meta))
+
+    @classmethod
+    def headline(cls, summary: Mapping[str, Any]) -> float:
+        return float(summary["overall_accuracy"])
+
+    @classmethod
+    def categories(cls, summary: Mapping[str, Any]) -> dict[str, float]:
+        metrics = summary["metrics"]
+        found = {"text": summary["text_accuracy"], "icon": summary["icon_accuracy"]}
+        for label, block in metrics["leaderboard_simple_style"].items():
+            found[label] = block["action_acc"]
+        platforms: dict[str, list[int]] = {}
+        for label, block in metrics["seeclick_style"].items():
+            platform = next((part for part in label.split() if part.startswith("plat:")), label)
+            counts = platforms.setdefault(platform, [0, 0])
+            counts[0] += block["num_correct_action"]
+            counts[1] += block["num_total"]
+        found |= {platform: correct / total if total else 0.0 for platform, (correct, total) in platforms.items()}
+        return found
 
     def summarize(self, scores: Sequence[Score], data: Dataset, mode: ScoringMode = DEFAULT_MODE) -> dict[str, Any]:
         """Summary keys of §4.5 plus ``metrics`` (§4.4: overall and the four groupings)."""

@@ -17,12 +17,11 @@ Both averages are always reported (``micro_accuracy``, ``cell_mean_accuracy``).
 from __future__ import annotations
 
 import ast
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from eval import prompts
 from eval.benchmarks.base import (
     BadRecord,
     Benchmark,
@@ -39,6 +38,8 @@ from eval.benchmarks.base import (
     require,
     require_box,
 )
+from eval.benchmarks.screenspot_prompts import TEMPLATES, screenspot_prompt
+from eval.benchmarks.shared_prompts import QWEN3_VL_SYSTEM
 from eval.parsing import ActionParseError, first_ui_tars_action, opencua_click_points
 from eval.qwen3_vl_parsing import qwen3_vl_click_points
 from eval.scoring import DEFAULT_MODE, AdapterName, ScoringMode, check_adapter, check_mode, in_xyxy, mean, normalize_box
@@ -106,8 +107,8 @@ class GroundingSample(Sample):
         turns: Sequence[str] = (),
     ) -> list[Message]:
         check_mode(mode)
-        user = Message("user", (self.image, prompts.screenspot_prompt(check_adapter(adapter), self.instruction)))
-        return [Message("system", (prompts.QWEN3_VL_SYSTEM,)), user] if adapter == "qwen3_vl" else [user]
+        user = Message("user", (self.image, screenspot_prompt(check_adapter(adapter), self.instruction)))
+        return [Message("system", (QWEN3_VL_SYSTEM,)), user] if adapter == "qwen3_vl" else [user]
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,8 @@ class ScreenSpotV2(Benchmark):
     images_env: ClassVar[str] = "SCREENSPOT_IMGS"
     data_description: ClassVar[str] = "a directory with screenspot_{mobile,desktop,web}_v2.json"
     max_new_tokens: ClassVar[int] = 200
-    adapters: ClassVar[tuple[str, ...]] = ("ui_tars", "opencua", "qwen3_vl")
+    headline_label: ClassVar[str] = "accuracy"
+    adapters: ClassVar[tuple[str, ...]] = tuple(TEMPLATES)
     result_files: ClassVar[tuple[str, ...]] = ("summary_results.json", "detailed_results.json")
 
     def __post_init__(self) -> None:
@@ -193,6 +195,18 @@ class ScreenSpotV2(Benchmark):
         correct = in_xyxy(point, box)
         details.update(pred=list(point), correctness="correct" if correct else "wrong")
         return Score(sample.id, self.name, adapter, mode, float(correct), list(point), details, dict(sample.meta))
+
+    @classmethod
+    def headline(cls, summary: Mapping[str, Any]) -> float:
+        return float(summary["overall_accuracy"])
+
+    @classmethod
+    def categories(cls, summary: Mapping[str, Any]) -> dict[str, float]:
+        found = {"text": summary["text_accuracy"], "icon": summary["icon_accuracy"]}
+        for split in summary["task_breakdown"]:
+            found[f"{split['task']} text"] = split["text_accuracy"]
+            found[f"{split['task']} icon"] = split["icon_accuracy"]
+        return found
 
     def summarize(self, scores: Sequence[Score], data: Dataset, mode: ScoringMode = DEFAULT_MODE) -> dict[str, Any]:
         """The reference's summary keys (§3.5); ``overall_accuracy`` is the cell mean (reference) or micro (corrected)."""

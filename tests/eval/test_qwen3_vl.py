@@ -10,7 +10,7 @@ import pytest
 
 from eval.benchmarks import make_benchmark
 from eval.benchmarks.agentnetbench import qwen3_vl_actions
-from eval.prompts import QWEN3_VL_SYSTEM
+from eval.benchmarks.shared_prompts import QWEN3_VL_SYSTEM
 from eval.runner import EvalConfig
 from guikv.models.qwen3_vl_tools import render_system_prompt
 from tests.eval.helpers import WIDE, png, write_json

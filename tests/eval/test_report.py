@@ -110,3 +110,13 @@ def test_report_errors_say_why(tmp_path):
     broken.write_text('{"run": {}}')
     with pytest.raises(ValueError, match="is not a run summary written by `guikv-agent eval`"):
         collect(tmp_path)
+
+
+def test_a_summary_of_an_unknown_benchmark_says_so(results):
+    """A summary.json edited or written by another version: the report names the file and the benchmarks it knows."""
+    path = next(results.rglob(SUMMARY_FILE))
+    data = json.loads(path.read_text())
+    data["run"]["benchmark"] = "screenspot_v9"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=r"is not a run summary.*unknown benchmark 'screenspot_v9'; known: agentnetbench"):
+        collect(results)
