@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -329,178 +329,12 @@ def generation_failures(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return {"count": len(failed), "samples": failed}
 
 
-def _error_or(score: Score, key: str, value: Any) -> dict[str, Any]:
-    return {"error": score.error} if score.error is not None else {key: value}
-
-
-def agentnetbench_files(result: RunScores) -> dict[str, Any]:
-    """§1.8: one file with metrics and ``detailed_results`` (rows that failed to parse carry ``error``)."""
-    details = []
-    for score in result.scores:
-        truth = result.data.sample(score.sample_id).truth
-        details.append({
-            "task_id": score.details["task_id"],
-            "step_num": score.details["step_num"],
-            "raw_response": score.details["raw_response"],
-            "predicted_actions": score.details["predicted_actions"],
-            "ground_truth_actions": [dict(action) for action in truth.actions],
-            "alternative_options": [[dict(action) for action in option] for option in truth.alternatives],
-            "score": score.value,
-            **_error_or(score, "used_alternative", score.details["used_alternative"]),
-            "is_milestone": score.details["is_milestone"],
-        })
-    metrics = result.summary["metrics"]
-    payload = {
-        **result.header,
-        "metrics": metrics,
-        "debug": False,
-        "num_trajectories_evaluated": metrics["total_trajectories"],
-        "detailed_results": details,
-        **result.extras,
-    }
-    return {"agentnetbench_results_budget.json": payload}
-
-
-def androidcontrol_files(result: RunScores) -> dict[str, Any]:
-    """§2.7: metrics only in the reference; we add ``detailed_results`` (spec §7.2). The budget is in the file name."""
-    details = [
-        {
-            "sample_id": score.sample_id,
-            "episode_id": score.meta.get("episode_id"),
-            "step": score.meta.get("step"),
-            "raw_response": score.details["raw_response"],
-            "prediction": score.details["prediction"],
-            "gt_action": score.details["gt_action"],
-            "correct": score.details["correct"],
-            **({"error": score.error} if score.error is not None else {}),
-        }
-        for score in result.scores
-    ]
-    metrics = result.summary["metrics"]
-    payload = {
-        **result.header,
-        "dataset": result.summary["dataset"],
-        "instruction_level": result.summary["instruction_level"],
-        "metrics": metrics,
-        "debug": False,
-        "num_samples_evaluated": metrics["total_steps"],
-        "detailed_results": details,
-        **result.extras,
-    }
-    budget = result.run.budget_percent
-    name = f"androidcontrol_results_budget{float(budget) if isinstance(budget, float) else budget}.json"
-    return {name: payload}
-
-
-def screenspot_v2_files(result: RunScores) -> dict[str, Any]:
-    """§3.5: summary and a detailed list; UI-TARS ``pred`` is the point twice (x, y, x, y) as the reference stores it.
-    In reference mode items whose output did not parse are absent from the details, as in the reference."""
-    summary = result.summary
-    details = []
-    for score in result.scores:
-        if score.error is not None and result.mode == "reference":
-            continue
-        pred = score.details.get("pred")
-        if pred is not None and result.run.adapter == "ui_tars":
-            pred = [*pred, *pred]
-        details.append({
-            "img_path": score.details["img_path"],
-            "text": score.details["text"],
-            "bbox": score.details["bbox"],
-            "pred": pred,
-            "type": score.details["type"],
-            "source": score.details["source"],
-        })
-    keys = ("task", "total_samples", "overall_accuracy", "text_accuracy", "icon_accuracy", "task_breakdown")
-    payload = {
-        "model_path": result.header["model_path"],
-        **{key: summary[key] for key in keys},
-        **{k: v for k, v in result.header.items() if k != "model_path"},
-        "micro_accuracy": summary["micro_accuracy"],
-        "cell_mean_accuracy": summary["cell_mean_accuracy"],
-        "wrong_format_samples": summary["wrong_format_samples"],
-        **result.extras,
-    }
-    return {"summary_results.json": payload, "detailed_results.json": details}
-
-
-def screenspot_pro_files(result: RunScores) -> dict[str, Any]:
-    """§4.5: a summary with the run keys and ``{"details", "metrics"}``."""
-    summary = result.summary
-    keys = ("task", "total_samples", "overall_accuracy", "text_accuracy", "icon_accuracy", "wrong_format_samples")
-    head = {"model_path": result.header["model_path"], **{key: summary[key] for key in keys}}
-    payload = {**head, **{k: v for k, v in result.header.items() if k != "model_path"}, **result.extras}
-    details = {"details": [dict(score.details) for score in result.scores], "metrics": summary["metrics"]}
-    return {"screenspotpro_summary_results.json": payload, "screenspotpro_detailed_results.json": details}
-
-
-def mind2web_files(result: RunScores) -> dict[str, Any]:
-    """§5.6: a detailed file (overall metrics, breakdown with error ratios; we add per-row ``detailed_results``) and
-    a flat summary."""
-    summary = result.summary
-    header = dict(result.header)
-    model_path = header.pop("model_path")
-    rows = [
-        {
-            "sample_id": score.sample_id,
-            "split": score.meta.get("split"),
-            "annotation_id": score.meta.get("annotation_id"),
-            "action_uid": score.meta.get("action_uid"),
-            "raw_responses": score.details["raw_responses"],
-            "generations": score.details["generations"],
-            "final_block": score.details["final_block"],
-            "prediction": score.prediction,
-            "element_correct": score.details["element_correct"],
-            "operation_f1": score.details["operation_f1"],
-            "step_correct": score.details["step_correct"],
-            **({"error": score.error} if score.error is not None else {}),
-        }
-        for score in result.scores
-    ]
-    detailed = {
-        "model_path": model_path,
-        "tasks_evaluated": summary["tasks_evaluated"],
-        **header,
-        "overall_metrics": summary["overall_metrics"],
-        "total_tasks": summary["total_tasks"],
-        "task_breakdown": summary["task_breakdown"],
-        "detailed_results": rows,
-        **result.extras,
-    }
-    overall = summary["overall_metrics"]
-    brief = {
-        "model_path": model_path,
-        "tasks_evaluated": summary["tasks_evaluated"],
-        "total_tasks": summary["total_tasks"],
-        "overall_element_accuracy": overall["element_accuracy"],
-        "overall_operation_f1": overall["operation_f1"],
-        "overall_step_accuracy": overall["step_accuracy"],
-        **header,
-        "task_breakdown": [
-            {key: b[key] for key in ("task", "element_accuracy", "operation_f1", "step_accuracy", "total_tasks")}
-            for b in summary["task_breakdown"]
-        ],
-        **result.extras,
-    }
-    return {"mind2web_summary_results.json": brief, "mind2web_detailed_results.json": detailed}
-
-
-REFERENCE_FILES: dict[str, Callable[[RunScores], dict[str, Any]]] = {
-    "agentnetbench": agentnetbench_files,
-    "androidcontrol": androidcontrol_files,
-    "screenspot_v2": screenspot_v2_files,
-    "screenspot_pro": screenspot_pro_files,
-    "mind2web": mind2web_files,
-}
-"""Benchmark name -> the reference's result files (file name -> JSON payload) of one run in one scoring mode."""
-
-
 def reference_files(result: RunScores) -> dict[str, Any]:
-    try:
-        writer = REFERENCE_FILES[result.run.benchmark]
-    except KeyError:
-        raise KeyError(f"no result-file writer for {result.run.benchmark!r}; known: {', '.join(REFERENCE_FILES)}") from None
-    return writer(result)
+    """The reference's result files of one run in one mode, as the run's benchmark writes them (``KeyError`` naming the
+    known benchmarks for an unknown one)."""
+    from eval.benchmarks import benchmark_class
+
+    return benchmark_class(result.run.benchmark).reference_files(result)
 
 
 def write_run_files(folder: Path, results: Mapping[ScoringMode, RunScores], summary: Mapping[str, Any]) -> list[Path]:

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from eval.benchmarks import agentnetbench_files
 from eval.benchmarks.agentnetbench_prompts import (
     AGENTNETBENCH_GT_HISTORY,
     AGENTNETBENCH_OUTPUT_RECORD,
@@ -559,6 +560,10 @@ class AgentNetBench(Benchmark):
             predicted_actions=_jsonable(actions), used_alternative=used_alternative, scored=bool(actions and truth.actions)
         )
         return Score(sample.id, self.name, adapter, mode, float(value), _jsonable(actions), details, dict(sample.meta))
+
+    @classmethod
+    def reference_files(cls, result: Any) -> dict[str, Any]:
+        return agentnetbench_files.reference_files(result)
 
     @classmethod
     def headline(cls, summary: Mapping[str, Any]) -> float:

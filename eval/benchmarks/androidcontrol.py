@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from eval.benchmarks import androidcontrol_files
 from eval.benchmarks.androidcontrol_prompts import TEMPLATES, androidcontrol_prompt
 from eval.benchmarks.base import (
     BadRecord,
@@ -349,6 +350,10 @@ class AndroidControl(Benchmark):
             "correct": correct,
         }
         return Score(sample.id, self.name, adapter, mode, float(correct), pred.to_dict(), details, dict(sample.meta), error)
+
+    @classmethod
+    def reference_files(cls, result: Any) -> dict[str, Any]:
+        return androidcontrol_files.reference_files(result)
 
     @classmethod
     def headline(cls, summary: Mapping[str, Any]) -> float:

@@ -502,6 +502,12 @@ class Benchmark(ABC):
         """The per-category breakdown of one scoring mode's summary (category -> fraction); none by default."""
         return {}
 
+    @classmethod
+    @abstractmethod
+    def reference_files(cls, result: Any) -> dict[str, Any]:
+        """The reference's result files (file name -> JSON payload) of one run in one scoring mode, from an
+        ``eval.results.RunScores``; each benchmark keeps its writer in ``eval/benchmarks/<name>_files.py``."""
+
 
 _NOT_OPTIONS = ("data_dir", "images_dir", "pixels")
 

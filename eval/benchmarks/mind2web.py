@@ -43,6 +43,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from eval.benchmarks import mind2web_files
 from eval.benchmarks.base import (
     BadRecord,
     Benchmark,
@@ -373,6 +374,10 @@ class Mind2Web(Benchmark):
         width, height = sample.blocks[block].size
         boxes = [(x / width, y / height, w / width, h / height) for x, y, w, h in truth.target_blocks.get(str(block), ())]
         return bool(pred.point) and any(in_xywh(pred.point, box) for box in boxes)
+
+    @classmethod
+    def reference_files(cls, result: Any) -> dict[str, Any]:
+        return mind2web_files.reference_files(result)
 
     @classmethod
     def headline(cls, summary: Mapping[str, Any]) -> float:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from eval.benchmarks import screenspot_pro_files
 from eval.benchmarks.base import (
     BadRecord,
     Benchmark,
@@ -176,6 +177,10 @@ class ScreenSpotPro(Benchmark):
         correct = in_xyxy(point, box)
         details.update(bbox=list(sample.truth.bbox), pred=list(point), correctness="correct" if correct else "wrong")
         return Score(sample.id, self.name, adapter, mode, float(correct), list(point), details, dict(meta))
+
+    @classmethod
+    def reference_files(cls, result: Any) -> dict[str, Any]:
+        return screenspot_pro_files.reference_files(result)
 
     @classmethod
     def headline(cls, summary: Mapping[str, Any]) -> float:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from eval.benchmarks import screenspot_v2_files
 from eval.benchmarks.base import (
     BadRecord,
     Benchmark,
@@ -195,6 +196,10 @@ class ScreenSpotV2(Benchmark):
         correct = in_xyxy(point, box)
         details.update(pred=list(point), correctness="correct" if correct else "wrong")
         return Score(sample.id, self.name, adapter, mode, float(correct), list(point), details, dict(sample.meta))
+
+    @classmethod
+    def reference_files(cls, result: Any) -> dict[str, Any]:
+        return screenspot_v2_files.reference_files(result)
 
     @classmethod
     def headline(cls, summary: Mapping[str, Any]) -> float:
