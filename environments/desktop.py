@@ -337,7 +337,9 @@ class DesktopEnv(Env):
         root = self._xdisplay.screen().root
         try:
             window = self._xdisplay.get_input_focus().focus
-            if isinstance(window, int):  # X.NONE or X.PointerRoot: keys go to the window under the pointer
+            # X.NONE or X.PointerRoot (ints), or the root itself (the focused window closed and focus reverted to
+            # its parent): no window holds the focus, so the one under the pointer is the one acted on
+            if isinstance(window, int) or window.id == root.id:
                 window = root.query_pointer().child
             net_wm_name = self._xdisplay.get_atom("_NET_WM_NAME")
             utf8 = self._xdisplay.get_atom("UTF8_STRING")
