@@ -199,9 +199,9 @@ class ModelPolicy:
         decoded = len(reply.token_ids) + int(reply.stopped_by_eos)  # every generated token, EOS included, is cached
         press = self.session.press
         if press.name == "full":
-            cache["budget_tokens"] = state.logical_tokens
+            cache["budget_tokens"] = state.live_tokens
         else:
-            cache["budget_tokens"] = press.capacity(state.logical_tokens - decoded) + decoded
+            cache["budget_tokens"] = press.capacity(state.live_tokens - decoded) + decoded
         cache["budget"] = str(press.budget)
         return ModelCall(
             raw=reply.text,

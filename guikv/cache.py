@@ -56,9 +56,16 @@ class LayerLedger:
 @dataclass
 class Ledger:
     layers: list[LayerLedger] = field(default_factory=list)
-    logical_length: int = 0  # tokens ever appended (what an uncompressed cache would hold)
+    logical_length: int = 0  # tokens ever appended; a token's index in this count is its id
+    forgotten: int = 0  # of those, the tokens of messages dropped by ``forget`` (drop_tokens)
     num_frames: int = 0  # screenshots ever appended; the next one gets this id
     frame_sizes: dict[int, int] = field(default_factory=dict)  # tokens each screenshot had before compression
+
+    @property
+    def live_length(self) -> int:
+        """Tokens an uncompressed cache would hold now: every token appended, less the forgotten messages'. What a
+        fraction budget is a fraction of (a slid window's budget follows the window, as a re-prefill's would)."""
+        return self.logical_length - self.forgotten
 
     def layer(self, idx: int) -> LayerLedger:
         while len(self.layers) <= idx:
@@ -81,6 +88,7 @@ class CacheSnapshot:
     ledger_layers: tuple[LayerLedger, ...]
     ledger_tensors: tuple[tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None], ...]
     logical_length: int
+    forgotten: int
     num_frames: int
     frame_sizes: tuple[tuple[int, int], ...]
 
@@ -128,6 +136,7 @@ class CompressedCache(DynamicCache):
             ledger_layers=tuple(ledger.layers),
             ledger_tensors=tuple((lg.tokens, lg.frames, lg.positions) for lg in ledger.layers),
             logical_length=ledger.logical_length,
+            forgotten=ledger.forgotten,
             num_frames=ledger.num_frames,
             frame_sizes=tuple(ledger.frame_sizes.items()),
         )
@@ -146,6 +155,7 @@ class CompressedCache(DynamicCache):
         for layer_ledger, (tokens, frames, positions) in zip(snapshot.ledger_layers, snapshot.ledger_tensors, strict=True):
             layer_ledger.tokens, layer_ledger.frames, layer_ledger.positions = tokens, frames, positions
         ledger.logical_length = snapshot.logical_length
+        ledger.forgotten = snapshot.forgotten
         ledger.num_frames = snapshot.num_frames
         ledger.frame_sizes.clear()
         ledger.frame_sizes.update(snapshot.frame_sizes)

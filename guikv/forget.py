@@ -20,8 +20,10 @@ from guikv.cache import CompressedCache
 def drop_tokens(cache: CompressedCache, table: torch.Tensor, protected: int) -> int:
     """Remove the slots whose token index ``i`` has ``table[i]`` True; returns the slots removed from layer 0 per head.
 
-    ``table`` (logical_length,) bool; ``protected``: token indices below it are the last to go.
+    ``table`` (logical_length,) bool; ``protected``: token indices below it are the last to go. The ledger counts the
+    marked tokens as forgotten (a fraction budget is then a fraction of what is left).
     """
+    cache.ledger.forgotten += int(table.sum())
     removed_first = 0
     for idx, layer in enumerate(cache.layers):
         ledger = cache.ledger.layer(idx)

@@ -100,9 +100,10 @@ class Reply:
 class SessionState:
     tokens_per_layer: list[int]
     bytes: int
-    logical_tokens: int
+    logical_tokens: int  # tokens ever fed (what the cache has seen)
     screenshots: dict[int, float]  # screenshot index -> tokens still cached (mean over layers and heads)
     screenshot_sizes: dict[int, int]  # screenshot index -> tokens it had when prefilled
+    live_tokens: int = 0  # of logical_tokens, those of messages not forgotten: what a fraction budget applies to
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -248,6 +249,7 @@ class MemorySession(MessageMemory, DecodeLoop):
             logical_tokens=cache.ledger.logical_length,
             screenshots=cache.surviving_frame_tokens(),
             screenshot_sizes=dict(cache.ledger.frame_sizes),
+            live_tokens=cache.ledger.live_length,
         )
 
     def close(self) -> None:

@@ -12,19 +12,9 @@ from typing import Any
 
 from eval.benchmarks.agentnetbench import AgentNetBench
 from eval.benchmarks.androidcontrol import AndroidControl
-from eval.benchmarks.base import (
-    BadRecord,
-    Benchmark,
-    BenchmarkDataError,
-    Dataset,
-    Episode,
-    ImageRef,
-    Message,
-    Sample,
-    Score,
-    to_chat,
-)
+from eval.benchmarks.base import Benchmark, Dataset, Episode, ImageRef, Message, Sample, Score, to_chat
 from eval.benchmarks.mind2web import Mind2Web
+from eval.benchmarks.records import BadRecord, BenchmarkDataError
 from eval.benchmarks.screenspot_pro import ScreenSpotPro
 from eval.benchmarks.screenspot_v2 import ScreenSpotV2
 from guikv.models.pixels import PixelLimits

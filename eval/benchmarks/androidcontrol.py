@@ -28,21 +28,8 @@ from typing import Any, ClassVar
 
 from eval.benchmarks import androidcontrol_files
 from eval.benchmarks.androidcontrol_prompts import TEMPLATES, androidcontrol_prompt
-from eval.benchmarks.base import (
-    BadRecord,
-    Benchmark,
-    BenchmarkDataError,
-    Dataset,
-    History,
-    ImageRef,
-    Message,
-    RecordProblem,
-    Sample,
-    Score,
-    as_turns,
-    read_json,
-    require,
-)
+from eval.benchmarks.base import Benchmark, Dataset, History, ImageRef, Message, Sample, Score, as_turns
+from eval.benchmarks.records import BadRecord, BenchmarkDataError, RecordProblem, read_json, require
 from eval.benchmarks.shared_prompts import UI_TARS_SYSTEM
 from eval.parsing import ActionParseError, first_ui_tars_action, literal_point, parse_opencua_actions
 from eval.scoring import DEFAULT_MODE, AdapterName, ScoringMode, check_adapter, check_mode, mean

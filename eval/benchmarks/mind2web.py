@@ -44,24 +44,11 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from eval.benchmarks import mind2web_files
-from eval.benchmarks.base import (
-    BadRecord,
-    Benchmark,
-    BenchmarkDataError,
-    Dataset,
-    Episode,
-    History,
-    ImageRef,
-    Message,
-    RecordProblem,
-    Sample,
-    Score,
-    as_turns,
-    require,
-)
+from eval.benchmarks.base import Benchmark, Dataset, Episode, History, ImageRef, Message, Sample, Score, as_turns
 from eval.benchmarks.mind2web_actions import Mind2WebPrediction, predict
 from eval.benchmarks.mind2web_blocks import block_folder, tile_targets
 from eval.benchmarks.mind2web_prompts import TEMPLATES, mind2web_prompt
+from eval.benchmarks.records import BadRecord, BenchmarkDataError, RecordProblem, require
 from eval.benchmarks.shared_prompts import UI_TARS_SYSTEM
 from eval.scoring import DEFAULT_MODE, AdapterName, ScoringMode, check_adapter, check_mode, in_xywh, mean, operation_f1
 from guikv.models.pixels import PixelLimits

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from eval.benchmarks.base import MissingImage
+from eval.benchmarks.records import MissingImage
 
 BLOCK_WIDTH, BLOCK_HEIGHT, BLOCK_OVERLAP = 1280, 1000, 200
 

@@ -19,19 +19,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from eval.benchmarks import screenspot_pro_files
-from eval.benchmarks.base import (
-    BadRecord,
-    Benchmark,
-    BenchmarkDataError,
-    Dataset,
-    RecordProblem,
-    Sample,
-    Score,
-    as_turns,
-    read_json,
-    require,
-    require_box,
-)
+from eval.benchmarks.base import Benchmark, Dataset, Sample, Score, as_turns
+from eval.benchmarks.records import BadRecord, BenchmarkDataError, RecordProblem, read_json, require, require_box
 from eval.benchmarks.screenspot_prompts import TEMPLATES
 from eval.benchmarks.screenspot_v2 import GroundingSample, GroundingTruth, grounding_point
 from eval.parsing import ActionParseError

@@ -23,22 +23,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from eval.benchmarks import screenspot_v2_files
-from eval.benchmarks.base import (
-    BadRecord,
-    Benchmark,
-    BenchmarkDataError,
-    Dataset,
-    History,
-    ImageRef,
-    Message,
-    RecordProblem,
-    Sample,
-    Score,
-    as_turns,
-    read_json,
-    require,
-    require_box,
-)
+from eval.benchmarks.base import Benchmark, Dataset, History, ImageRef, Message, Sample, Score, as_turns
+from eval.benchmarks.records import BadRecord, BenchmarkDataError, RecordProblem, read_json, require, require_box
 from eval.benchmarks.screenspot_prompts import TEMPLATES, screenspot_prompt
 from eval.benchmarks.shared_prompts import QWEN3_VL_SYSTEM
 from eval.parsing import ActionParseError, first_ui_tars_action, opencua_click_points

@@ -44,7 +44,7 @@ class LayerView:
     values: torch.Tensor
     frames: torch.Tensor
     chunk_frames: torch.Tensor
-    logical_length: int
+    logical_length: int  # tokens an uncompressed cache would hold now (the ledger's live_length)
     capacity: int
     residual_norms: torch.Tensor | None = None
     post_vision_start: int | None = None  # chunk index of the last <|vision_end|> (VL-Cache's window start)

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from eval.benchmarks import AgentNetBench, BenchmarkDataError, ImageRef, make_benchmark
-from eval.benchmarks.agentnetbench import AgentNetBenchSample, AgentNetTruth
+from eval.benchmarks.agentnetbench import AgentNetBenchSample
+from eval.benchmarks.agentnetbench_scoring import AgentNetTruth
 from tests.eval.helpers import WIDE, assert_serialisable, garbage, png, ui_tars_click, write_json
 
 SOFT_002 = math.exp(-120 * (0.02 - 0.01 * math.sqrt(2)))  # 0.4951

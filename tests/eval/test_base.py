@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from eval.benchmarks import BENCHMARKS, BenchmarkDataError, ImageRef, Message, benchmark_class, make_benchmark, to_chat
-from eval.benchmarks.base import RecordProblem
+from eval.benchmarks.records import RecordProblem
 from tests.eval.helpers import garbage, png, truncated
 
 VARIABLES = {

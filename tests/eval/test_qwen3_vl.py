@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from eval.benchmarks import make_benchmark
-from eval.benchmarks.agentnetbench import qwen3_vl_actions
+from eval.benchmarks.agentnetbench_scoring import qwen3_vl_actions
 from eval.benchmarks.shared_prompts import QWEN3_VL_SYSTEM
 from eval.runner import EvalConfig
 from guikv.models.qwen3_vl_tools import render_system_prompt

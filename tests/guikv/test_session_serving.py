@@ -57,6 +57,8 @@ def test_forget_with_an_uncompressed_cache_drops_exactly_those_turns(tiny_models
     before = session.cache.get_seq_length()
     removed = session.forget([1, 2])
     assert removed == len(dropped) and session.cache.get_seq_length() == before - len(dropped)
+    state = session.state()  # the cache has seen every token; what an uncompressed cache holds now is the rest
+    assert state.logical_tokens == before and state.live_tokens == before - len(dropped) == session.conversation_tokens
     for tokens in _ledger_tokens(session):
         assert not set(tokens.flatten().tolist()) & dropped
     rendering = processor.render(session.messages, add_generation_prompt=False)
@@ -198,3 +200,29 @@ def test_a_window_keeps_sliding_over_a_compressed_cache(tiny_models, method):
         session.add("user", [{"type": "image", "image": synthetic_screenshot(112, 84, seed=step)}])
         session.generate(4)
     assert sum(isinstance(m["content"], list) for m in session.messages) == 5
+
+
+@pytest.mark.parametrize("method", ["snap_kv", "gui_kv", "pyramid_kv"])
+def test_a_fraction_budget_follows_a_sliding_window(tiny_models, method):
+    """A fraction budget is a fraction of the conversation as it is now, as a re-prefill of the window would be: over
+    twelve steps of a three-screenshot window the cache stays at the window's share instead of growing with every
+    screenshot ever fed (a served session's memory would otherwise grow without bound)."""
+    from guikv.testing import synthetic_screenshot
+
+    model, processor = tiny_models.get("qwen2_5_vl")
+    session = MemorySession(model, processor, method, 0.5)
+    session.add("user", "You are a GUI agent. ## User Instruction\nOpen the settings menu and enable dark mode.")
+    sizes, reply_tokens = [], 4
+    for step in range(1, 13):
+        if step > 3:
+            oldest = next(i for i, m in enumerate(session.messages) if isinstance(m["content"], list))
+            session.forget([oldest, oldest + 1])
+        session.add("user", [{"type": "image", "image": synthetic_screenshot(112, 84, seed=step)}])
+        session.generate(reply_tokens, ignore_eos=True)
+        state = session.state()
+        mean = sum(state.tokens_per_layer) / len(state.tokens_per_layer)
+        # at most half of what an uncompressed cache of the window holds, plus the reply decoded after the prefill
+        assert mean <= session.press.capacity(state.live_tokens - reply_tokens) + reply_tokens, (step, state)
+        sizes.append(mean)
+    assert max(sizes[3:]) <= 1.05 * sizes[3]  # flat once the window is full
+    assert state.logical_tokens > 2 * state.live_tokens  # nine screenshots forgotten: the seen total ran far ahead

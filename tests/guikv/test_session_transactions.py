@@ -49,7 +49,7 @@ def frozen(session: MemorySession) -> dict[str, Any]:
         "layers": layers,
         "ledgers": ledgers,
         "ledger": None if cache is None else (
-            cache.ledger.logical_length, cache.ledger.num_frames, dict(cache.ledger.frame_sizes)
+            cache.ledger.logical_length, cache.ledger.forgotten, cache.ledger.num_frames, dict(cache.ledger.frame_sizes)
         ),
         "next_pos": session.next_pos,
         "fed_text": session._fed_text,
