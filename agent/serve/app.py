@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from agent.serve.canonical import ImageLimits, canonicalise
+from agent.serve.canonical import DigestCache, ImageLimits, canonicalise
 from agent.serve.engine import Engine, Job, QueueFull
 from agent.serve.metrics import ServerMetrics
 from agent.serve.protocol import ApiError, ChatCompletionRequest, chunk_body, completion_body, error_body, usage_body
@@ -37,10 +37,11 @@ class ServerLimits:
     default_max_tokens: int = 512
     max_messages: int = 1024  # per request (matching and segmentation render each message prefix once)
     images: ImageLimits = field(default_factory=ImageLimits)
+    image_digests: int = 4096  # digests of decoded images remembered, so resent screenshots are not decoded again
 
     def __post_init__(self) -> None:
         sizes = (self.max_body_bytes, self.max_tokens, self.default_max_tokens, self.max_messages)
-        if min(sizes) < 1 or self.default_max_tokens > self.max_tokens:
+        if min(sizes) < 1 or self.default_max_tokens > self.max_tokens or self.image_digests < 0:
             raise ValueError(f"server limits must be positive with default_max_tokens <= max_tokens, got {self}")
 
 
@@ -49,6 +50,7 @@ def create_app(service: ChatService, model_name: str, *, engine: Engine | None =
     """The server for ``service``'s model, answering to ``model`` = ``model_name``."""
     engine = engine or Engine()
     limits = limits or ServerLimits()
+    digests = DigestCache(limits.image_digests) if limits.image_digests else None
     metrics: ServerMetrics = service.metrics
     created = int(time.time())
 
@@ -114,7 +116,7 @@ def create_app(service: ChatService, model_name: str, *, engine: Engine | None =
                                 f"{limits.max_messages}", param="messages", code="too_many_messages")
         max_tokens = parsed.reply_limit(limits.default_max_tokens, limits.max_tokens)
         stops = _stops(parsed.stop)
-        conversation = await asyncio.to_thread(canonicalise, parsed.messages, limits.images)
+        conversation = await asyncio.to_thread(canonicalise, parsed.messages, limits.images, digests)
         session_id = request.headers.get("x-session-id") or parsed.user
         if session_id is not None and not (0 < len(session_id) <= 256):
             raise ApiError(400, "a session id (X-Session-Id or user) must be 1 to 256 characters", param="user")

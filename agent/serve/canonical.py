@@ -5,6 +5,11 @@ string and a list of text parts are the same message); images are decoded from `
 within ``ImageLimits`` and identified by a hash of their decoded pixels, so the same screenshot re-encoded by another
 client library still matches. Remote ``http(s)`` URLs are refused unless ``allow_remote`` (the server would
 otherwise fetch whatever a client names). ``developer`` is OpenAI's newer name for ``system``.
+
+A client with a sliding window resends its last N screenshots at every request, and decoding a 1280x800 PNG costs
+about 20 ms on a CPU core (more than a GPU takes to prefill it), so a :class:`DigestCache` remembers the pixel digest
+of bytes already decoded: an image seen before is identified by the SHA-256 of its bytes and kept encoded; it is
+decoded only if its turn has to be fed again (``Conversation.turns_from``: a new or evicted session).
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ import base64
 import binascii
 import hashlib
 import io
+import threading
 import urllib.request
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,16 +56,71 @@ class CanonicalMessage:
         return any(p.kind == "image" for p in self.parts)
 
 
+class DigestCache:
+    """Pixel digests by the SHA-256 of the encoded bytes they were decoded from; the least recently used go first.
+    Thread-safe (requests are canonicalised on worker threads)."""
+
+    def __init__(self, capacity: int = 4096) -> None:
+        if capacity < 0:
+            raise ValueError(f"a digest cache holds a non-negative number of images, got {capacity}")
+        self.capacity = capacity
+        self._digests: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> str | None:
+        with self._lock:
+            digest = self._digests.get(key)
+            if digest is not None:
+                self._digests.move_to_end(key)
+            return digest
+
+    def put(self, key: str, digest: str) -> None:
+        with self._lock:
+            self._digests[key] = digest
+            self._digests.move_to_end(key)
+            while len(self._digests) > self.capacity:
+                self._digests.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._digests)
+
+
+@dataclass(frozen=True, eq=False)
+class EncodedImage:
+    """An image whose bytes decoded within the limits before (its digest is known); decoded when it is fed."""
+
+    data: bytes
+    limits: ImageLimits
+    where: str
+
+    def decode(self) -> Image.Image:
+        return _decode(self.data, self.limits, self.where)[0]
+
+
 @dataclass(frozen=True)
 class Conversation:
-    """``canonical`` for matching; ``turns`` (role, content) as ``MemorySession.add`` takes them, same order."""
+    """``canonical`` for matching; ``turns`` (role, content) as ``MemorySession.add`` takes them, same order, except
+    that an image may still be an :class:`EncodedImage`: feed ``turns_from(i)``, which decodes those."""
 
     canonical: tuple[CanonicalMessage, ...]
     turns: tuple[tuple[str, Any], ...]
 
+    def turns_from(self, start: int) -> list[tuple[str, Any]]:
+        """The turns from ``start`` on, every image a decoded ``PIL.Image``."""
+        decoded = []
+        for role, content in self.turns[start:]:
+            if isinstance(content, list):
+                content = [{**item, "image": item["image"].decode()} if isinstance(item.get("image"), EncodedImage)
+                           else item for item in content]
+            decoded.append((role, content))
+        return decoded
 
-def canonicalise(messages: list[ChatMessage], limits: ImageLimits) -> Conversation:
-    """The canonical conversation of a request; ``ApiError`` (400/413) naming the message and part at fault."""
+
+def canonicalise(messages: list[ChatMessage], limits: ImageLimits, digests: DigestCache | None = None) -> Conversation:
+    """The canonical conversation of a request; ``ApiError`` (400/413) naming the message and part at fault.
+
+    With ``digests``, images whose bytes were decoded before are not decoded again (their turns hold an
+    :class:`EncodedImage`); every other image is decoded and checked here, and its digest remembered."""
     n_images = sum(isinstance(p, ImagePart) for m in messages if isinstance(m.content, list) for p in m.content)
     if n_images > limits.max_images:
         raise ApiError(413, f"the request has {n_images} images; this server takes at most {limits.max_images}",
@@ -87,7 +149,7 @@ def canonicalise(messages: list[ChatMessage], limits: ImageLimits) -> Conversati
             if role != "user":
                 raise ApiError(400, f"messages[{index}].content[{k}]: only user messages can hold images",
                                param=f"messages[{index}].content[{k}]")
-            image, digest = _load_image(item.image_url.url, limits, f"messages[{index}].content[{k}]")
+            image, digest = _load_image(item.image_url.url, limits, f"messages[{index}].content[{k}]", digests)
             parts.append(Part("image", digest))
             content.append({"type": "image", "image": image})
         canonical.append(CanonicalMessage(role, tuple(parts)))
@@ -101,7 +163,7 @@ def canonicalise(messages: list[ChatMessage], limits: ImageLimits) -> Conversati
     return Conversation(tuple(canonical), tuple(turns))
 
 
-def _load_image(url: str, limits: ImageLimits, where: str) -> tuple[Image.Image, str]:
+def _load_image(url: str, limits: ImageLimits, where: str, digests: DigestCache | None) -> tuple[Any, str]:
     if url.startswith(("http://", "https://")):
         if not limits.allow_remote:
             raise ApiError(400, f"{where}: remote image URLs are refused by this server (start it with "
@@ -123,7 +185,15 @@ def _load_image(url: str, limits: ImageLimits, where: str) -> tuple[Image.Image,
     else:
         raise ApiError(400, f"{where}: an image URL must be a data: URL (or http(s) where allowed), got "
                             f"{url[:40]!r}", param=where, code="invalid_image")
-    return _decode(data, limits, where)
+    if digests is None:
+        return _decode(data, limits, where)
+    key = hashlib.sha256(data).hexdigest()
+    digest = digests.get(key)
+    if digest is not None:
+        return EncodedImage(data, limits, where), digest
+    image, digest = _decode(data, limits, where)
+    digests.put(key, digest)
+    return image, digest
 
 
 def _fetch(url: str, limits: ImageLimits, where: str) -> bytes:

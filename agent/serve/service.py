@@ -110,7 +110,7 @@ class ChatService:
             return True
 
         try:
-            for role, content in request.conversation.turns[found.new_from :]:
+            for role, content in request.conversation.turns_from(found.new_from):
                 session.add(role, content)
             reply = session.generate(request.max_tokens, stop=request.stop or None, temperature=request.temperature,
                                      top_p=request.top_p, seed=request.seed, on_text=on_text)

@@ -8,7 +8,7 @@ import io
 
 import pytest
 
-from agent.serve.canonical import CanonicalMessage, ImageLimits, Part, canonicalise
+from agent.serve.canonical import CanonicalMessage, DigestCache, EncodedImage, ImageLimits, Part, canonicalise
 from agent.serve.matching import best_match, match
 from agent.serve.protocol import ApiError, ChatMessage
 from guikv.testing import synthetic_screenshot
@@ -85,6 +85,31 @@ def test_images_are_identified_by_their_pixels_and_text_parts_join():
     listed = canonicalise([ChatMessage.model_validate({"role": "user", "content": [
         {"type": "text", "text": "look"}, {"type": "text", "text": " here"}]})], ImageLimits())
     assert plain == listed and plain.turns == (("user", "look here"),)
+
+
+def test_a_resent_screenshot_is_not_decoded_again():
+    """A sliding-window client resends its screenshots: with a digest cache the bytes seen before keep their digest
+    and stay encoded until their turn is fed; the conversation and the fed pixels are the same as without it."""
+    old, new = synthetic_screenshot(60, 40, seed=1), synthetic_screenshot(60, 40, seed=2)
+    first_url, new_url = _url(old), _url(new)
+    digests = DigestCache(capacity=8)
+    first = canonicalise(_messages(first_url), ImageLimits(), digests)
+    assert len(digests) == 1 and not isinstance(first.turns[0][1][1]["image"], EncodedImage)
+    again = canonicalise(_messages(first_url, new_url), ImageLimits(), digests)
+    plain = canonicalise(_messages(first_url, new_url), ImageLimits())
+    images = [item["image"] for item in again.turns[0][1] if "image" in item]
+    assert isinstance(images[0], EncodedImage) and not isinstance(images[1], EncodedImage)  # only the new one decoded
+    assert again.canonical == plain.canonical and len(digests) == 2
+    fed = [item["image"] for item in again.turns_from(0)[0][1] if "image" in item]
+    assert [im.tobytes() for im in fed] == [old.convert("RGB").tobytes(), new.convert("RGB").tobytes()]
+    canonicalise(_messages(_url(synthetic_screenshot(60, 40, seed=3))), ImageLimits(), DigestCache(capacity=0))
+    tiny = DigestCache(capacity=1)  # least recently used out: the first image is decoded again
+    canonicalise(_messages(first_url), ImageLimits(), tiny)
+    canonicalise(_messages(new_url), ImageLimits(), tiny)
+    third = canonicalise(_messages(first_url), ImageLimits(), tiny)
+    assert len(tiny) == 1 and not isinstance(third.turns[0][1][1]["image"], EncodedImage)
+    with pytest.raises(ValueError):
+        DigestCache(capacity=-1)
 
 
 def test_a_decompression_bomb_is_refused_from_its_header():
