@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from eval.benchmarks import Dataset, Score
+from eval.benchmarks.base import Dataset, Score
 from eval.scoring import SCORING_MODES, ScoringMode
 from guikv.budget import Budget
 
@@ -329,19 +329,14 @@ def generation_failures(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return {"count": len(failed), "samples": failed}
 
 
-def reference_files(result: RunScores) -> dict[str, Any]:
-    """The reference's result files of one run in one mode, as the run's benchmark writes them (``KeyError`` naming the
-    known benchmarks for an unknown one)."""
-    from eval.benchmarks import benchmark_class
-
-    return benchmark_class(result.run.benchmark).reference_files(result)
-
-
-def write_run_files(folder: Path, results: Mapping[ScoringMode, RunScores], summary: Mapping[str, Any]) -> list[Path]:
-    """``summary.json`` plus, per scoring mode, the reference's files under ``<folder>/<mode>/``; returns the paths."""
+def write_run_files(
+    folder: Path, files: Mapping[ScoringMode, Mapping[str, Any]], summary: Mapping[str, Any]
+) -> list[Path]:
+    """``summary.json`` plus, per scoring mode, the reference's files (file name -> payload, as the run's benchmark
+    built them from its ``RunScores``: ``Benchmark.reference_files``) under ``<folder>/<mode>/``; returns the paths."""
     written = [write_json(Path(folder) / SUMMARY_FILE, summary)]
     for mode in SCORING_MODES:
-        if mode in results:
-            for name, payload in reference_files(results[mode]).items():
+        if mode in files:
+            for name, payload in files[mode].items():
                 written.append(write_json(Path(folder) / mode / name, payload))
     return written

@@ -187,7 +187,7 @@ def finish_run(
         "config": config.to_dict(),
     }
     folder = run.folder(config.results_dir)
-    files = write_run_files(folder, results, summary)
+    files = write_run_files(folder, {mode: bench.reference_files(result) for mode, result in results.items()}, summary)
     first_error = failures["samples"][0]["error"] if failures["samples"] else None
     return RunOutcome(run, folder, len(ordered), failures["count"], headlines, tuple(files), first_error)
 

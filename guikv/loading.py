@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from guikv.models.loaders import ModelLoadError
 from guikv.models.pixels import QWEN2_5_VL_MAX_PIXELS, QWEN2_5_VL_MIN_PIXELS
 from guikv.processor import VisionTextProcessor
 
@@ -16,10 +17,6 @@ UI_TARS_MIN_PIXELS = QWEN2_5_VL_MIN_PIXELS
 UI_TARS_MAX_PIXELS = QWEN2_5_VL_MAX_PIXELS
 DEFAULT_MODEL = "ByteDance-Seed/UI-TARS-1.5-7B"
 
-
-
-class ModelLoadError(RuntimeError):
-    """A model could not be loaded; the message says what to pass instead."""
 
 
 def resolve_dtype(dtype: str | torch.dtype, device: str) -> torch.dtype:

@@ -8,6 +8,11 @@ from guikv.models.spec import ModelSpec
 from guikv.processor import VisionTextProcessor
 
 
+class ModelLoadError(RuntimeError):
+    """A model could not be loaded; the message says what to pass instead. (Here, below every family's loader; the
+    public loading API, ``guikv.loading``, raises it too.)"""
+
+
 class ProcessorMismatchError(ValueError):
     """A checkpoint's image processor is not the one its family's spec describes (or it has none)."""
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from guikv.loading import ModelLoadError
+from guikv.models.loaders import ModelLoadError
 from guikv.models.opencua.configuration import OpenCUAConfig
 from guikv.models.opencua.modeling import OpenCUAForConditionalGeneration
 from guikv.models.opencua.tokenization import OpenCUATokenizer

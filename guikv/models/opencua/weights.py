@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from guikv.loading import ModelLoadError
+from guikv.models.loaders import ModelLoadError
 
 INDEX_FILE = "model.safetensors.index.json"
 SINGLE_FILE = "model.safetensors"
