@@ -13,10 +13,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from agent.annotate import describe
 from agent.flags import options
 from agent.flags import viewport as parse_viewport
-from agent.record import STEPS_FILE, TornRowWarning, describe, rebuild_report
 from agent.replay import ReplayStep, env_config_of, load_run, replay
+from agent.run_folder import STEPS_FILE, TornRowWarning
+from agent.run_report import rebuild_report
 from agent.safety import SafetyGate, rules_for
 from agent.terminal import (
     EXIT_INTERRUPTED,

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from agent.loop import actions_of_row
-from agent.record import read_json, read_steps
+from agent.run_folder import read_json, read_steps
 from agent.safety import BROWSER_RULES, SafetyGate
 from environments.actions import TERMINAL_ACTIONS, Action
 from environments.base import Env, Observation

@@ -17,8 +17,9 @@ from rich.prompt import Confirm as RichConfirm
 from rich.table import Table
 from rich.text import Text
 
+from agent.annotate import describe
 from agent.loop import StepRecord
-from agent.record import clean_text, describe
+from agent.run_folder import clean_text
 from agent.safety import ConfirmRequest
 
 # Exit codes: 0 the model finished or a limit was reached; 1 the run stopped early (unusable output, declined action,

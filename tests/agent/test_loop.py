@@ -13,7 +13,8 @@ from agent.errors import ModelOutputError
 from agent.loop import CORRECTION, FAILED_ACTION_NOTE, ModelCall, ModelPolicy, PolicyOutput, run_steps
 from agent.models.base import ParsedOutput
 from agent.models.ui_tars import UITarsAdapter
-from agent.record import RunRecord, read_steps
+from agent.record import RunRecord
+from agent.run_folder import read_steps
 from agent.safety import BROWSER_RULES, DESKTOP_RULES, SafetyGate
 from environments import BrowserConfig, BrowserEnv
 from environments.actions import CallUser, Click, Finished, Hotkey, Scroll, Type, Wait

@@ -18,7 +18,8 @@ from agent.models.base import MAX_SCROLL_AMOUNT, MAX_WAIT_SECONDS, ModelAdapter,
 from agent.models.opencua import OpenCUAAdapter
 from agent.models.qwen3_vl import Qwen3VLAdapter
 from agent.models.ui_tars import UITarsAdapter
-from agent.record import RunRecord, clean_text, read_steps
+from agent.record import RunRecord
+from agent.run_folder import clean_text, read_steps
 from environments import BrowserConfig, BrowserEnv
 from environments.actions import Hover, Scroll, Wait
 from tests.agent.conftest import TINY_PIXELS, VIEWPORT, run_scripted_cli, scripted_sessions
