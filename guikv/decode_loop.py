@@ -8,12 +8,14 @@ from collections.abc import Callable
 
 import torch
 
+from guikv.cancellation import check_cancelled
 from guikv.decoding import Sampling, TextStream
 from guikv.forget import drop_recent
 
 
 class DecodeLoop:
-    """Mixed into ``MemorySession``; uses its ``model``, ``cache``, ``press``, ``rope``, ``next_pos``, ``eos_ids``."""
+    """Mixed into ``MemorySession``; uses its ``model``, ``cache``, ``press``, ``rope``, ``next_pos``, ``eos_ids``,
+    ``_cancelled``."""
 
     def _decode(
         self, logits: torch.Tensor, max_new_tokens: int, ignore_eos: bool = False, sampling: Sampling = Sampling(),
@@ -27,6 +29,7 @@ class DecodeLoop:
         stopped, stop_at, fed = False, None, 0
         with self.press(self.model):
             for _ in range(max_new_tokens):
+                check_cancelled(self._cancelled)
                 token = sampling.pick(logits, generator)
                 stop = token in self.eos_ids and not ignore_eos
                 # Every token goes into the cache so the next turn's text continues the template; a stop token goes

@@ -19,7 +19,8 @@ REPLACEMENT = "\ufffd"  # what a tokenizer decodes an unfinished multi-byte char
 
 
 class GenerationCancelled(RuntimeError):
-    """The ``on_text`` callback asked the decode to stop (a client went away); the turn was rolled back."""
+    """The caller asked the turn to stop (``on_text`` returned False, or ``cancelled()`` said True: a client went
+    away); the turn was rolled back."""
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from torch import nn
 
 from guikv.append_only import append_only_problem
 from guikv.cache import CacheSnapshot, CompressedCache
+from guikv.cancellation import cancel_points
 from guikv.decode_loop import DecodeLoop
 from guikv.decoding import Sampling, check_stops
 from guikv.message_spans import MessageSpan, chunk_segments
@@ -162,6 +163,7 @@ class MemorySession(MessageMemory, DecodeLoop):
         self._spans: list[MessageSpan] | None = [] if mode == "persistent" else None  # one per fed message
         self._reply_start: tuple[int, int] | None = None  # (token, char) where the reply's message begins
         self._reserve = 0  # positions a chunk must leave free for the reply
+        self._cancelled: Callable[[], bool] | None = None  # during generate: asked at every layer and token
         limit = getattr(model.config.get_text_config(), "max_position_embeddings", None) or 2**31
         if max_context is not None and max_context < 1:
             raise ValueError(f"max_context must be a positive number of positions, got {max_context}")
@@ -216,13 +218,16 @@ class MemorySession(MessageMemory, DecodeLoop):
         top_p: float = 1.0,
         seed: int | None = None,
         on_text: Callable[[str], object] | None = None,
+        cancelled: Callable[[], bool] | None = None,
     ) -> Reply:
         """Reply to the conversation so far (greedy at ``temperature`` 0); appended to it as the assistant turn.
 
         ``ignore_eos`` decodes exactly ``max_new_tokens`` tokens (benchmarks time fixed-length replies). ``stop``: up
         to 4 strings; the reply ends before the first one (the cache then holds the reply as returned, plus the
         turn end). ``on_text(delta)`` streams the reply: the deltas concatenate to ``Reply.text``; returning False
-        cancels the turn (``GenerationCancelled``), which is rolled back like any failure.
+        cancels the turn (``GenerationCancelled``), which is rolled back like any failure. ``cancelled()`` is asked
+        before every decoder layer of the prefill and before every decoded token; True cancels the same way
+        (``guikv.cancellation``: a client gone during a long prefill stops it within a layer).
         """
         self._check_open()
         if not self.messages or self.messages[-1]["role"] != "user":
@@ -231,7 +236,11 @@ class MemorySession(MessageMemory, DecodeLoop):
             raise ValueError(f"max_new_tokens must be a positive integer, got {max_new_tokens!r}")
         sampling = Sampling(temperature, top_p, seed)
         stops = check_stops(stop)
-        return self._atomically(lambda: self._generate(max_new_tokens, ignore_eos, sampling, stops, on_text))
+        self._cancelled = cancelled
+        try:
+            return self._atomically(lambda: self._generate(max_new_tokens, ignore_eos, sampling, stops, on_text))
+        finally:
+            self._cancelled = None
 
     def drop_pending(self) -> int:
         """Remove the turns added but not yet fed (a caller giving up on a turn); returns how many."""
@@ -438,7 +447,7 @@ class MemorySession(MessageMemory, DecodeLoop):
         if "pixel_values" in encoded:
             kwargs["pixel_values"] = encoded["pixel_values"].to(device, self.model.dtype)
             kwargs["image_grid_thw"] = grid.to(device)
-        with self.press(self.model) as compressor:
+        with self.press(self.model) as compressor, cancel_points(self.model, self.rope, self._cancelled):
             out = self.model(
                 input_ids=ids,
                 position_ids=positions,

@@ -129,7 +129,7 @@ def create_app(service: ChatService, model_name: str, *, engine: Engine | None =
             raise ApiError(429, f"the server is busy: {error}; retry later", code="queue_full") from None
         completion_id = "chatcmpl-" + uuid.uuid4().hex
         try:
-            first = await job.events.get()
+            first = await _next_event(job, request)
         except asyncio.CancelledError:
             job.cancel()
             raise
@@ -137,7 +137,7 @@ def create_app(service: ChatService, model_name: str, *, engine: Engine | None =
             raise _as_api_error(first[1])
         if not parsed.stream:
             while first[0] != "done":
-                first = await job.events.get()
+                first = await _next_event(job, request)
                 if first[0] == "error":
                     raise _as_api_error(first[1])
             result: TurnResult = first[1]
@@ -149,6 +149,27 @@ def create_app(service: ChatService, model_name: str, *, engine: Engine | None =
                                  headers={"Cache-Control": "no-cache"})
 
     return app
+
+
+DISCONNECT_POLL_S = 0.2
+
+
+async def _next_event(job: Job, request: Request) -> tuple[str, Any]:
+    """The job's next event. While there is none (a prefill, a whole non-streamed reply), the client is checked every
+    ``DISCONNECT_POLL_S``: one that went away (a client's timeout, a stopped agent) cancels the job, so its turn is
+    rolled back at the next decoder layer or token instead of running to ``max_tokens`` for nobody; the job's last
+    event follows."""
+    pending = asyncio.ensure_future(job.events.get())
+    try:
+        while True:
+            done, _ = await asyncio.wait({pending}, timeout=DISCONNECT_POLL_S)
+            if done:
+                return pending.result()
+            if not job.cancelled.is_set() and await request.is_disconnected():
+                job.cancel()
+    finally:
+        if not pending.done():
+            pending.cancel()
 
 
 async def _sse(job: Job, first: tuple[str, Any], completion_id: str, model: str, include_usage: bool):

@@ -4,8 +4,9 @@ requests run one after another.
 Each conversation (keyed by its session id, or by its first messages) has a FIFO of jobs; the worker takes the head
 job of the conversation that has waited longest since it last ran (round-robin over conversations with queued
 work), so a client that keeps sending cannot starve the others. Results travel back to the event loop with
-``call_soon_threadsafe``. ``Job.cancel()`` (a client went away) skips a queued job; a running one sees it at its next
-decoded token and rolls back (``MemorySession`` is transactional).
+``call_soon_threadsafe``. ``Job.cancel()`` (a client went away) skips a queued job (its last event is then the
+``GenerationCancelled`` error, so whoever waits on it stops waiting); a running one sees it at its next decoder
+layer or token and rolls back (``MemorySession`` is transactional).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from guikv.decoding import GenerationCancelled
 
 
 class QueueFull(RuntimeError):
@@ -96,7 +99,7 @@ class Engine:
                     return None
                 conversation, queue = self._queues.popitem(last=False)  # the one that has waited longest
                 while queue and queue[0].cancelled.is_set():  # a cancelled job does not cost its conversation a turn
-                    queue.popleft()
+                    _skipped(queue.popleft())
                 if not queue:
                     continue
                 job = queue.popleft()
@@ -107,6 +110,7 @@ class Engine:
     def _run(self) -> None:
         while (job := self._next()) is not None:
             if job.cancelled.is_set():
+                _skipped(job)
                 continue
             self.running = job
             try:
@@ -115,3 +119,7 @@ class Engine:
                 job.emit("error", error)
             finally:
                 self.running = None
+
+
+def _skipped(job: Job) -> None:
+    job.emit("error", GenerationCancelled("the request was cancelled before it ran"))

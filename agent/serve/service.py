@@ -113,7 +113,8 @@ class ChatService:
             for role, content in request.conversation.turns_from(found.new_from):
                 session.add(role, content)
             reply = session.generate(request.max_tokens, stop=request.stop or None, temperature=request.temperature,
-                                     top_p=request.top_p, seed=request.seed, on_text=on_text)
+                                     top_p=request.top_p, seed=request.seed, on_text=on_text,
+                                     cancelled=job.cancelled.is_set)
         except BaseException as error:
             session.drop_pending()  # the cache was rolled back by the session; the request's turns go too
             if found.reuses and self.config.reuse:

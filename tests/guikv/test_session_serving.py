@@ -169,6 +169,40 @@ def test_a_cancelled_reply_is_rolled_back(tiny_models):
     assert session.generate(6).token_ids == clean.generate(6).token_ids
 
 
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("where", ["layer 0", "layer 1", "second token"])
+def test_cancelled_stops_the_prefill_at_a_layer_and_rolls_back(tiny_models, family, where):
+    """``cancelled()`` is asked before every decoder layer of the prefill and every decoded token: a True stops the
+    turn there, the session is as before it, and the next answer is a clean session's."""
+    model, processor = tiny_models.get(family)
+    session = _fed(MemorySession(model, processor, "gui_kv", 40), n_steps=2)
+    clean = _fed(MemorySession(model, processor, "gui_kv", 40), n_steps=2)
+    turn = conversation(3)[-1][1]
+    session.add("user", turn)
+    clean.add("user", turn)
+    before = frozen(session)
+    n_layers = len(session.rope.decoder_layers(model))
+    # the question that says True, and the decoder layers run by then (the prefill's, then the first token's)
+    asked, layers_run = {"layer 0": (1, 0), "layer 1": (2, 1), "second token": (n_layers + 2, 2 * n_layers)}[where]
+    calls: list[int] = []
+
+    def cancelled() -> bool:
+        calls.append(1)
+        return len(calls) >= asked
+
+    ran: list[int] = []
+    probes = [layer.register_forward_hook(lambda *args: ran.append(1)) for layer in session.rope.decoder_layers(model)]
+    try:
+        with pytest.raises(GenerationCancelled):
+            session.generate(10, ignore_eos=True, cancelled=cancelled)
+    finally:
+        for probe in probes:
+            probe.remove()
+    assert len(calls) == asked and len(ran) == layers_run  # stopped at the question that said True
+    assert_same(before, frozen(session))
+    assert session.generate(6, cancelled=lambda: False).token_ids == clean.generate(6).token_ids
+
+
 def test_the_context_limit_is_checked_before_the_forward(tiny_models):
     model, processor = tiny_models.get("qwen2_5_vl")
     session = MemorySession(model, processor, "full", None, max_context=200)

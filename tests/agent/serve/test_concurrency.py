@@ -9,8 +9,11 @@ import threading
 import time
 
 import httpx
+import pytest
 
 from agent.serve.engine import Engine, Job
+from guikv.decoding import GenerationCancelled
+from guikv.models import spec_of
 from guikv.testing import synthetic_screenshot
 from tests.agent.serve.conftest import MODEL_NAME, TASK, data_url, direct_session, direct_turn
 
@@ -107,6 +110,82 @@ def test_a_client_killed_mid_stream_then_resumed_gets_a_clean_answer(make_server
         assert http.get("/health").json()["status"] == "ok"
 
 
+def test_a_non_streaming_client_that_times_out_has_its_turn_rolled_back(make_server, server_model, direct_model):
+    """A client that gives up on a non-streamed reply (a harness's request timeout) is noticed while the server
+    decodes: the reply is cancelled at the next token instead of running to max_tokens, the session is as before the
+    turn, and the client's retry gets the answer a clean session gives."""
+    model = server_model[0]
+    clean = direct_session(direct_model)
+    clean.add("user", TASK)
+    clean.add("user", direct_turn(_image(0, 0)["content"]))
+    first = clean.generate(REPLY_TOKENS).text
+    clean.add("user", direct_turn(_image(0, 1)["content"]))
+    long_reply = clean.generate(40)
+    assert len(long_reply.token_ids) >= 12, "the tiny model stopped too early for a disconnect mid-reply"
+    messages = [{"role": "user", "content": TASK}, _image(0, 0)]
+    with make_server() as server, httpx.Client(base_url=server.url, timeout=60) as http:
+        out = http.post("/v1/chat/completions", json={"model": MODEL_NAME, "messages": messages, "max_tokens": REPLY_TOKENS})
+        assert out.json()["choices"][0]["message"]["content"] == first
+        messages += [{"role": "assistant", "content": first}, _image(0, 1)]
+        entry = next(iter(server.service.store.entries.values()))
+        before = (list(entry.canonical), entry.session.cache.layer_lengths(), entry.session.next_pos)
+        decoded = []
+
+        def slow_token(*args) -> None:  # decode slower than the client's patience
+            decoded.append(1)
+            time.sleep(0.1)
+
+        slow = model.lm_head.register_forward_hook(slow_token)
+        try:
+            body = {"model": MODEL_NAME, "messages": messages, "max_tokens": 40}
+            with pytest.raises(httpx.ReadTimeout), httpx.Client(base_url=server.url, timeout=1.0) as impatient:
+                impatient.post("/v1/chat/completions", json=body)
+            deadline = time.monotonic() + 30
+            while server.metrics.value("guikv_cancelled_total") < 1 or _busy(server):
+                assert time.monotonic() < deadline, "the server never cancelled the abandoned reply"
+                time.sleep(0.02)
+        finally:
+            slow.remove()
+        assert len(decoded) < 30  # stopped well before the 40 tokens asked for (1 s of timeout + 0.2 s polls)
+        assert (list(entry.canonical), entry.session.cache.layer_lengths(), entry.session.next_pos) == before
+        retried = http.post("/v1/chat/completions", json=body)
+        assert retried.json()["choices"][0]["message"]["content"] == long_reply.text
+        assert retried.json()["guikv"]["match"] == "extend"
+
+
+def test_a_client_gone_during_a_long_prefill_stops_it_at_a_layer(make_server, server_model, direct_model):
+    """The prefill itself is cancellable: a client that times out while its new session's screenshots are being
+    prefilled (slow decoder layers here) stops the prefill at the next layer; no token is decoded for it, nothing is
+    kept, and its retry gets a clean session's answer."""
+    model = server_model[0]
+    clean = direct_session(direct_model)
+    clean.add("user", TASK)
+    clean.add("user", direct_turn(_image(1, 0)["content"]))
+    expected = clean.generate(REPLY_TOKENS).text
+    layers = spec_of(model).rope.decoder_layers(model)
+    heads: list[int] = []
+    with make_server() as server, httpx.Client(base_url=server.url, timeout=60) as http:
+        slow = [layer.register_forward_pre_hook(lambda *args: time.sleep(0.4)) for layer in layers]
+        watch = model.lm_head.register_forward_hook(lambda *args: heads.append(1) and None)
+        try:
+            body = {"model": MODEL_NAME, "messages": [{"role": "user", "content": TASK}, _image(1, 0)],
+                    "max_tokens": REPLY_TOKENS}
+            with pytest.raises(httpx.ReadTimeout), httpx.Client(base_url=server.url, timeout=0.5) as impatient:
+                impatient.post("/v1/chat/completions", json=body)
+            deadline = time.monotonic() + 30
+            while server.metrics.value("guikv_cancelled_total") < 1 or _busy(server):
+                assert time.monotonic() < deadline, "the server never cancelled the abandoned prefill"
+                time.sleep(0.02)
+        finally:
+            for handle in slow:
+                handle.remove()
+            watch.remove()
+        assert heads == []  # the prefill never reached the logits: stopped inside the decoder stack
+        assert not server.service.store.entries  # nothing kept of the abandoned turn
+        retried = http.post("/v1/chat/completions", json=body)
+        assert retried.json()["choices"][0]["message"]["content"] == expected
+
+
 def _busy(server) -> bool:
     health = httpx.get(server.url + "/health").json()
     return health["busy"] or health["queued"] > 0
@@ -144,6 +223,9 @@ def test_the_queue_is_round_robin_across_conversations():
         while len(order) < 7:
             assert time.monotonic() < deadline, order
             time.sleep(0.005)
+        loop.run_until_complete(asyncio.sleep(0))  # deliver the events the worker sent
+        kind, error = cancelled.events.get_nowait()  # the skipped job still ends: whoever waits on it stops
+        assert kind == "error" and isinstance(error, GenerationCancelled)
     finally:
         engine.stop()
         loop.close()
