@@ -98,10 +98,8 @@ class ChatService:
         cached = session.conversation_tokens if found.reuses else 0
         started = False
 
-        def on_text(delta: str) -> bool:
+        def on_text(delta: str) -> bool:  # a cancel is seen by ``generate`` itself (``cancelled=``)
             nonlocal started
-            if job.cancelled.is_set():
-                return False
             if not started:
                 started = True
                 job.emit("started")
