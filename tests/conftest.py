@@ -71,7 +71,7 @@ def _pointer_mid_screen(request: pytest.FixtureRequest) -> None:
     """Each desktop test starts with the pointer mid-screen: the X server is shared, and a pointer an earlier test left
     in a corner (the fail-safe tests) would stop any action that uses the pointer where it is."""
     if "xvfb" in request.fixturenames:
-        from tests.environments.conftest import move_pointer
+        from tests.pointer import move_pointer
 
         request.getfixturevalue("xvfb")
         move_pointer(400, 300)

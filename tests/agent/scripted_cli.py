@@ -16,18 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-
-def _move_pointer(x: int, y: int) -> None:
-    from Xlib import X
-    from Xlib.display import Display
-    from Xlib.ext import xtest
-
-    display = Display()
-    try:
-        xtest.fake_input(display, X.MotionNotify, x=x, y=y)
-        display.sync()
-    finally:
-        display.close()
+from tests.pointer import move_pointer
 
 
 def main() -> None:
@@ -46,7 +35,7 @@ def main() -> None:
         calls["count"] += 1
         if isinstance(entry, dict):
             if "pointer" in entry:
-                _move_pointer(*entry["pointer"])
+                move_pointer(*entry["pointer"])
             entry = entry["text"]
         return dataclasses.replace(reply, text=entry)
 

@@ -32,7 +32,7 @@ from tests.agent.conftest import (
     page_log,
     scripted_sessions,
 )
-from tests.environments.conftest import move_pointer
+from tests.pointer import move_pointer
 
 TINY_LIMITS = {"min_pixels": 28 * 28 * 4, "max_pixels": 28 * 28 * 64}
 

@@ -25,7 +25,7 @@ from environments.actions import (
 )
 from environments.desktop import TYPE_CHUNK, DesktopConfig, DesktopEnv, safe_point, screenshot_size, to_screen
 from environments.errors import DisplayNotFoundError, FailSafeError
-from tests.environments.conftest import move_pointer, pointer_position
+from tests.pointer import move_pointer, pointer_position
 
 if TYPE_CHECKING:
     from tests.environments.conftest import TkApp

@@ -28,6 +28,16 @@ def _fed(session: MemorySession, n_steps: int = 3, reply_tokens: int = 4) -> Mem
     return session
 
 
+def _pending_turn(model, processor) -> tuple[MemorySession, MemorySession]:
+    """Two sessions fed the same two steps, each with the same third turn pending: one to interrupt, one clean."""
+    sessions = []
+    for _ in range(2):
+        session = _fed(MemorySession(model, processor, "gui_kv", 40), n_steps=2)
+        session.add("user", conversation(3)[-1][1])
+        sessions.append(session)
+    return sessions[0], sessions[1]
+
+
 def _ledger_tokens(session: MemorySession) -> list[torch.Tensor]:
     return [lg.tokens for lg in session.cache.ledger.layers]
 
@@ -154,12 +164,7 @@ def test_sampling_is_seeded_and_zero_temperature_is_greedy(tiny_models):
 
 
 def test_a_cancelled_reply_is_rolled_back(tiny_models):
-    model, processor = tiny_models.get("qwen2_5_vl")
-    session = _fed(MemorySession(model, processor, "gui_kv", 40), n_steps=2)
-    clean = _fed(MemorySession(model, processor, "gui_kv", 40), n_steps=2)
-    turn = conversation(3)[-1][1]
-    session.add("user", turn)
-    clean.add("user", turn)
+    session, clean = _pending_turn(*tiny_models.get("qwen2_5_vl"))
     before = frozen(session)
     seen: list[str] = []
     with pytest.raises(GenerationCancelled):
@@ -175,11 +180,7 @@ def test_cancelled_stops_the_prefill_at_a_layer_and_rolls_back(tiny_models, fami
     """``cancelled()`` is asked before every decoder layer of the prefill and every decoded token: a True stops the
     turn there, the session is as before it, and the next answer is a clean session's."""
     model, processor = tiny_models.get(family)
-    session = _fed(MemorySession(model, processor, "gui_kv", 40), n_steps=2)
-    clean = _fed(MemorySession(model, processor, "gui_kv", 40), n_steps=2)
-    turn = conversation(3)[-1][1]
-    session.add("user", turn)
-    clean.add("user", turn)
+    session, clean = _pending_turn(model, processor)
     before = frozen(session)
     n_layers = len(session.rope.decoder_layers(model))
     # the question that says True, and the decoder layers run by then (the prefill's, then the first token's)

@@ -74,20 +74,10 @@ def test_four_concurrent_clients_get_their_sequential_answers(make_server, direc
 
 def test_a_client_killed_mid_stream_then_resumed_gets_a_clean_answer(make_server, server_model, direct_model):
     model = server_model[0]
-    clean = direct_session(direct_model)
-    clean.add("user", TASK)
-    clean.add("user", direct_turn(_image(0, 0)["content"]))
-    first = clean.generate(REPLY_TOKENS).text
-    clean.add("user", direct_turn(_image(0, 1)["content"]))
-    long_reply = clean.generate(40)
-    assert len(long_reply.token_ids) >= 12, "the tiny model stopped too early for a mid-stream disconnect"
-    messages = [{"role": "user", "content": TASK}, _image(0, 0)]
+    first, long_reply = _clean_replies(direct_model)
     with make_server() as server, httpx.Client(base_url=server.url, timeout=60) as http:
-        out = http.post("/v1/chat/completions", json={"model": MODEL_NAME, "messages": messages, "max_tokens": REPLY_TOKENS})
-        assert out.json()["choices"][0]["message"]["content"] == first
-        messages += [{"role": "assistant", "content": first}, _image(0, 1)]
-        entry = next(iter(server.service.store.entries.values()))
-        before = (list(entry.canonical), entry.session.cache.layer_lengths(), entry.session.next_pos)
+        messages, entry = _second_turn(http, server, first)
+        before = _state(entry)
         slow = model.lm_head.register_forward_hook(lambda *args: time.sleep(0.05))  # decode slower than a disconnect
         try:
             body = {"model": MODEL_NAME, "messages": messages, "max_tokens": 40, "stream": True}
@@ -97,13 +87,10 @@ def test_a_client_killed_mid_stream_then_resumed_gets_a_clean_answer(make_server
                 while content_chunks < 2:
                     line = next(lines)
                     content_chunks += line.startswith("data:") and '"content": "' in line and '"content": ""' not in line
-            deadline = time.monotonic() + 30  # the client is gone: the server must notice and roll back
-            while server.metrics.value("guikv_cancelled_total") < 1 or _busy(server):
-                assert time.monotonic() < deadline, "the server never cancelled the abandoned reply"
-                time.sleep(0.02)
+            _await_cancel(server)  # the client is gone: the server must notice and roll back
         finally:
             slow.remove()
-        assert (list(entry.canonical), entry.session.cache.layer_lengths(), entry.session.next_pos) == before
+        assert _state(entry) == before
         resumed = http.post("/v1/chat/completions", json={**body, "stream": False})
         assert resumed.json()["choices"][0]["message"]["content"] == long_reply.text
         assert resumed.json()["guikv"]["match"] == "extend"
@@ -115,20 +102,10 @@ def test_a_non_streaming_client_that_times_out_has_its_turn_rolled_back(make_ser
     decodes: the reply is cancelled at the next token instead of running to max_tokens, the session is as before the
     turn, and the client's retry gets the answer a clean session gives."""
     model = server_model[0]
-    clean = direct_session(direct_model)
-    clean.add("user", TASK)
-    clean.add("user", direct_turn(_image(0, 0)["content"]))
-    first = clean.generate(REPLY_TOKENS).text
-    clean.add("user", direct_turn(_image(0, 1)["content"]))
-    long_reply = clean.generate(40)
-    assert len(long_reply.token_ids) >= 12, "the tiny model stopped too early for a disconnect mid-reply"
-    messages = [{"role": "user", "content": TASK}, _image(0, 0)]
+    first, long_reply = _clean_replies(direct_model)
     with make_server() as server, httpx.Client(base_url=server.url, timeout=60) as http:
-        out = http.post("/v1/chat/completions", json={"model": MODEL_NAME, "messages": messages, "max_tokens": REPLY_TOKENS})
-        assert out.json()["choices"][0]["message"]["content"] == first
-        messages += [{"role": "assistant", "content": first}, _image(0, 1)]
-        entry = next(iter(server.service.store.entries.values()))
-        before = (list(entry.canonical), entry.session.cache.layer_lengths(), entry.session.next_pos)
+        messages, entry = _second_turn(http, server, first)
+        before = _state(entry)
         decoded = []
 
         def slow_token(*args) -> None:  # decode slower than the client's patience
@@ -140,14 +117,11 @@ def test_a_non_streaming_client_that_times_out_has_its_turn_rolled_back(make_ser
             body = {"model": MODEL_NAME, "messages": messages, "max_tokens": 40}
             with pytest.raises(httpx.ReadTimeout), httpx.Client(base_url=server.url, timeout=1.0) as impatient:
                 impatient.post("/v1/chat/completions", json=body)
-            deadline = time.monotonic() + 30
-            while server.metrics.value("guikv_cancelled_total") < 1 or _busy(server):
-                assert time.monotonic() < deadline, "the server never cancelled the abandoned reply"
-                time.sleep(0.02)
+            _await_cancel(server)
         finally:
             slow.remove()
         assert len(decoded) < 30  # stopped well before the 40 tokens asked for (1 s of timeout + 0.2 s polls)
-        assert (list(entry.canonical), entry.session.cache.layer_lengths(), entry.session.next_pos) == before
+        assert _state(entry) == before
         retried = http.post("/v1/chat/completions", json=body)
         assert retried.json()["choices"][0]["message"]["content"] == long_reply.text
         assert retried.json()["guikv"]["match"] == "extend"
@@ -172,10 +146,7 @@ def test_a_client_gone_during_a_long_prefill_stops_it_at_a_layer(make_server, se
                     "max_tokens": REPLY_TOKENS}
             with pytest.raises(httpx.ReadTimeout), httpx.Client(base_url=server.url, timeout=0.5) as impatient:
                 impatient.post("/v1/chat/completions", json=body)
-            deadline = time.monotonic() + 30
-            while server.metrics.value("guikv_cancelled_total") < 1 or _busy(server):
-                assert time.monotonic() < deadline, "the server never cancelled the abandoned prefill"
-                time.sleep(0.02)
+            _await_cancel(server)
         finally:
             for handle in slow:
                 handle.remove()
@@ -184,6 +155,38 @@ def test_a_client_gone_during_a_long_prefill_stops_it_at_a_layer(make_server, se
         assert not server.service.store.entries  # nothing kept of the abandoned turn
         retried = http.post("/v1/chat/completions", json=body)
         assert retried.json()["choices"][0]["message"]["content"] == expected
+
+
+def _clean_replies(direct_model):
+    """A clean session's short first reply and its second reply of up to 40 tokens (what a resumed client gets)."""
+    clean = direct_session(direct_model)
+    clean.add("user", TASK)
+    clean.add("user", direct_turn(_image(0, 0)["content"]))
+    first = clean.generate(REPLY_TOKENS).text
+    clean.add("user", direct_turn(_image(0, 1)["content"]))
+    long_reply = clean.generate(40)
+    assert len(long_reply.token_ids) >= 12, "the tiny model stopped too early for a disconnect mid-reply"
+    return first, long_reply
+
+
+def _second_turn(http, server, first: str):
+    """The first turn answered through the server; (the second turn's messages, the conversation's store entry)."""
+    messages = [{"role": "user", "content": TASK}, _image(0, 0)]
+    out = http.post("/v1/chat/completions", json={"model": MODEL_NAME, "messages": messages, "max_tokens": REPLY_TOKENS})
+    assert out.json()["choices"][0]["message"]["content"] == first
+    entry = next(iter(server.service.store.entries.values()))
+    return [*messages, {"role": "assistant", "content": first}, _image(0, 1)], entry
+
+
+def _state(entry) -> tuple:
+    return list(entry.canonical), entry.session.cache.layer_lengths(), entry.session.next_pos
+
+
+def _await_cancel(server) -> None:
+    deadline = time.monotonic() + 30
+    while server.metrics.value("guikv_cancelled_total") < 1 or _busy(server):
+        assert time.monotonic() < deadline, "the server never cancelled the abandoned request"
+        time.sleep(0.02)
 
 
 def _busy(server) -> bool:
