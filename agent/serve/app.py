@@ -42,7 +42,8 @@ class ServerLimits:
     def __post_init__(self) -> None:
         sizes = (self.max_body_bytes, self.max_tokens, self.default_max_tokens, self.max_messages)
         if min(sizes) < 1 or self.default_max_tokens > self.max_tokens or self.image_digests < 0:
-            raise ValueError(f"server limits must be positive with default_max_tokens <= max_tokens, got {self}")
+            raise ValueError(f"server limits must be positive (image_digests >= 0) with default_max_tokens <= max_tokens, "
+                             f"got {self}")
 
 
 def create_app(service: ChatService, model_name: str, *, engine: Engine | None = None,

@@ -68,8 +68,8 @@ class ServeStepRow:
     reuse_match: str
     server_request_s: float  # client wall time of the reuse-on request
     direct_s: float  # wall time of the same turn through MemorySession
-    server_model_s: float = 0.0  # of server_request_s: the server session's prefill + decode
-    direct_model_s: float = 0.0  # of direct_s: the direct session's prefill + decode
+    server_model_s: float  # of server_request_s: the server session's prefill + decode
+    direct_model_s: float  # of direct_s: the direct session's prefill + decode
 
 
 @dataclass
